@@ -1,0 +1,111 @@
+//! Error codes: the stable, documented `code` of every refusal Holdfast gives.
+//!
+//! The codes are the contract's, to the letter, plus the few the contract leaves to us. Which HTTP
+//! status each one answers with is decided in the http crate, not here.
+
+use std::fmt;
+
+macro_rules! error_codes {
+    ($($variant:ident => $code:literal,)*) => {
+        /// Every error code Holdfast answers with.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode { $($variant,)* }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            pub const fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $code,)* }
+            }
+        }
+    };
+}
+
+error_codes! {
+    // Requests.
+    InvalidJson => "INVALID_JSON",
+    InvalidParameter => "INVALID_PARAMETER",
+    MissingParameter => "MISSING_PARAMETER",
+    UnknownParameter => "UNKNOWN_PARAMETER",
+    RequestTooLarge => "REQUEST_TOO_LARGE",
+    UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+    NotFound => "NOT_FOUND",
+    MethodNotAllowed => "METHOD_NOT_ALLOWED",
+    InternalError => "INTERNAL_ERROR",
+    ServiceUnavailable => "SERVICE_UNAVAILABLE",
+    // Authentication.
+    MissingApiKey => "MISSING_API_KEY",
+    InvalidApiKey => "INVALID_API_KEY",
+    ClientSecretNotAllowed => "CLIENT_SECRET_NOT_ALLOWED",
+    // Idempotency.
+    InvalidIdempotencyKey => "INVALID_IDEMPOTENCY_KEY",
+    IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+    IdempotencyKeyInUse => "IDEMPOTENCY_KEY_IN_USE",
+    // Objects that are not there (or belong to someone else).
+    PaymentIntentNotFound => "PAYMENT_INTENT_NOT_FOUND",
+    CustomerNotFound => "CUSTOMER_NOT_FOUND",
+    PaymentMethodNotFound => "PAYMENT_METHOD_NOT_FOUND",
+    EventNotFound => "EVENT_NOT_FOUND",
+    // Payment intents: creation.
+    InvalidCaptureMethod => "INVALID_CAPTURE_METHOD",
+    ManualCaptureNotAllowedWithAutoConfirm => "MANUAL_CAPTURE_NOT_ALLOWED_WITH_AUTO_CONFIRM",
+    // Payment intents: confirmation and the card.
+    InvalidStatusForConfirm => "INVALID_STATUS_FOR_CONFIRM",
+    InvalidStatusForAuthentication => "INVALID_STATUS_FOR_AUTHENTICATION",
+    InvalidPaymentSourceToken => "INVALID_PAYMENT_SOURCE_TOKEN",
+    CardDeclined => "CARD_DECLINED",
+    AuthenticationFailed => "AUTHENTICATION_FAILED",
+    ProcessorNotConfigured => "PROCESSOR_NOT_CONFIGURED",
+    ProcessorUnavailable => "PROCESSOR_UNAVAILABLE",
+    // Payment intents: capture.
+    InvalidStatusForCapture => "INVALID_STATUS_FOR_CAPTURE",
+    CaptureAmountExceedsAuthorized => "CAPTURE_AMOUNT_EXCEEDS_AUTHORIZED",
+    CaptureCurrencyMismatch => "CAPTURE_CURRENCY_MISMATCH",
+    InvalidCaptureAmount => "INVALID_CAPTURE_AMOUNT",
+    PaymentAuthorizationExpired => "PAYMENT_AUTHORIZATION_EXPIRED",
+    // Payment intents: cancellation.
+    InvalidCancellationReason => "INVALID_CANCELLATION_REASON",
+    CannotCancelSucceededPayment => "CANNOT_CANCEL_SUCCEEDED_PAYMENT",
+    PaymentAlreadyCanceled => "PAYMENT_ALREADY_CANCELED",
+    CannotCancelExpiredPayment => "CANNOT_CANCEL_EXPIRED_PAYMENT",
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A refusal: the request was understood and is not allowed. Carries the field at fault, if one is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub code: ErrorCode,
+    pub message: String,
+    pub param: Option<String>,
+}
+
+impl Rejection {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Rejection {
+        Rejection {
+            code,
+            message: message.into(),
+            param: None,
+        }
+    }
+
+    pub fn param(code: ErrorCode, param: &str, message: impl Into<String>) -> Rejection {
+        Rejection {
+            code,
+            message: message.into(),
+            param: Some(param.to_owned()),
+        }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for Rejection {}

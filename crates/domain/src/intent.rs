@@ -1,0 +1,744 @@
+//! The payment intent and its state machine: create, confirm (authorize), capture, cancel, expire.
+//!
+//! Each command is a pair of pure functions. A `check_*`/`decide_*` function says whether the command
+//! may run and with what values; the service then talks to the processor if it must, and an
+//! `apply_*` function turns the outcome into a [`Transition`]: the next intent (version + 1) and the
+//! events to record with it. Neither half does I/O or reads a clock.
+//!
+//! The money invariant `captured + released + capturable = authorized`, none negative, holds for every
+//! intent these functions return; [`PaymentIntent::money_invariant_holds`] states it once.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ErrorCode, Rejection};
+use crate::event::EventType;
+use crate::metadata::{self, Metadata};
+use crate::money::{Currency, Money};
+use crate::time::Timestamp;
+use crate::Scope;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    RequiresPaymentMethod,
+    RequiresAction,
+    RequiresCapture,
+    Succeeded,
+    Canceled,
+    Expired,
+}
+
+impl Status {
+    pub const ALL: &'static [Status] = &[
+        Status::RequiresPaymentMethod,
+        Status::RequiresAction,
+        Status::RequiresCapture,
+        Status::Succeeded,
+        Status::Canceled,
+        Status::Expired,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Status::RequiresPaymentMethod => "requires_payment_method",
+            Status::RequiresAction => "requires_action",
+            Status::RequiresCapture => "requires_capture",
+            Status::Succeeded => "succeeded",
+            Status::Canceled => "canceled",
+            Status::Expired => "expired",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Status> {
+        Status::ALL.iter().copied().find(|s| s.as_str() == name)
+    }
+
+    pub const fn is_terminal(self) -> bool {
+        matches!(self, Status::Succeeded | Status::Canceled | Status::Expired)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptureMethod {
+    Automatic,
+    Manual,
+}
+
+impl CaptureMethod {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CaptureMethod::Automatic => "automatic",
+            CaptureMethod::Manual => "manual",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<CaptureMethod> {
+        match name {
+            "automatic" => Some(CaptureMethod::Automatic),
+            "manual" => Some(CaptureMethod::Manual),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancellationReason {
+    RequestedByCustomer,
+    Duplicate,
+    Fraudulent,
+    Abandoned,
+    /// Set by expiry only; a caller cannot ask for it.
+    AuthorizationExpired,
+}
+
+impl CancellationReason {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CancellationReason::RequestedByCustomer => "requested_by_customer",
+            CancellationReason::Duplicate => "duplicate",
+            CancellationReason::Fraudulent => "fraudulent",
+            CancellationReason::Abandoned => "abandoned",
+            CancellationReason::AuthorizationExpired => "authorization_expired",
+        }
+    }
+
+    /// The reasons a caller may give.
+    pub fn parse_requested(name: &str) -> Option<CancellationReason> {
+        [
+            CancellationReason::RequestedByCustomer,
+            CancellationReason::Duplicate,
+            CancellationReason::Fraudulent,
+            CancellationReason::Abandoned,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == name)
+    }
+}
+
+/// What the API shows of the card behind an intent. Never the number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Card {
+    pub brand: String,
+    pub last_four: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentError {
+    pub code: String,
+    pub decline_code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextAction {
+    pub redirect_url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionType {
+    Authorization,
+    Capture,
+    Void,
+    Expiry,
+}
+
+impl ActionType {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ActionType::Authorization => "authorization",
+            ActionType::Capture => "capture",
+            ActionType::Void => "void",
+            ActionType::Expiry => "expiry",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionStatus {
+    Succeeded,
+    Failed,
+}
+
+impl ActionStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ActionStatus::Succeeded => "succeeded",
+            ActionStatus::Failed => "failed",
+        }
+    }
+}
+
+/// One money movement on an intent, kept forever: the support view of a payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Action {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: ActionType,
+    pub amount: Money,
+    pub status: ActionStatus,
+    pub reference: Option<String>,
+    #[serde(default)]
+    pub metadata: Metadata,
+    pub created_at: Timestamp,
+    pub request_id: Option<String>,
+}
+
+/// A payment intent as stored: the whole aggregate, including its action history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentIntent {
+    pub id: String,
+    pub scope: Scope,
+    /// Bumped by every transition; the store refuses a write whose base version is stale.
+    pub version: u64,
+    pub status: Status,
+    /// What the intent asks for; after capture, what actually settled.
+    pub amount: Money,
+    pub capture_method: CaptureMethod,
+    pub payment_method_types: Vec<String>,
+    pub description: Option<String>,
+    pub reference: Option<String>,
+    #[serde(default)]
+    pub metadata: Metadata,
+    pub source: String,
+    pub customer_id: Option<String>,
+    /// SHA-256 (hex) of the client secret handed out at creation; the secret itself is not kept.
+    pub client_secret_hash: String,
+    pub authorized: i64,
+    pub capturable: i64,
+    pub captured: i64,
+    pub released: i64,
+    pub authorized_at: Option<Timestamp>,
+    pub authorization_expires_at: Option<Timestamp>,
+    pub captured_at: Option<Timestamp>,
+    pub canceled_at: Option<Timestamp>,
+    pub cancellation_reason: Option<CancellationReason>,
+    pub card: Option<Card>,
+    pub payment_method_id: Option<String>,
+    pub processor_ref: Option<String>,
+    pub last_payment_error: Option<PaymentError>,
+    pub next_action: Option<NextAction>,
+    #[serde(default)]
+    pub actions: Vec<Action>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl PaymentIntent {
+    pub fn currency(&self) -> Currency {
+        self.amount.currency
+    }
+
+    pub fn money(&self, amount: i64) -> Money {
+        Money::new(amount, self.amount.currency)
+    }
+
+    /// `captured + released + capturable = authorized`, none negative.
+    pub fn money_invariant_holds(&self) -> bool {
+        let parts = [self.captured, self.released, self.capturable];
+        parts.iter().all(|p| *p >= 0)
+            && self.authorized >= 0
+            && parts.iter().try_fold(0i64, |acc, p| acc.checked_add(*p)) == Some(self.authorized)
+    }
+
+    /// True once the hold's deadline has passed: the hold is gone whether or not a worker noticed.
+    /// The deadline itself is the last second at which the hold can still be captured.
+    pub fn is_due_for_expiry(&self, now: Timestamp) -> bool {
+        self.status == Status::RequiresCapture
+            && self.authorization_expires_at.is_some_and(|deadline| now > deadline)
+    }
+
+    /// The intent as it stands at `now`: a hold past its deadline reads as expired even before the
+    /// expiry worker has recorded it.
+    pub fn as_of(&self, now: Timestamp) -> PaymentIntent {
+        let mut view = self.clone();
+        if view.is_due_for_expiry(now) {
+            view.release_as_expired(now);
+        }
+        view
+    }
+
+    fn release_as_expired(&mut self, now: Timestamp) {
+        self.status = Status::Expired;
+        self.released += self.capturable;
+        self.capturable = 0;
+        self.cancellation_reason = Some(CancellationReason::AuthorizationExpired);
+        self.canceled_at = self.authorization_expires_at.map(|t| t.plus_seconds(1)).or(Some(now));
+    }
+
+    fn push_action(&mut self, ctx: &mut Ctx<'_>, kind: ActionType, amount: i64, status: ActionStatus) {
+        let action = Action {
+            id: (ctx.new_id)("act"),
+            kind,
+            amount: self.money(amount),
+            status,
+            reference: None,
+            metadata: Metadata::new(),
+            created_at: ctx.now,
+            request_id: ctx.request_id.map(str::to_owned),
+        };
+        self.actions.push(action);
+    }
+
+    fn next_version(&self, now: Timestamp) -> PaymentIntent {
+        let mut next = self.clone();
+        next.version += 1;
+        next.updated_at = now;
+        next
+    }
+}
+
+/// What every transition needs from outside: the time, the request that caused it, and fresh ids.
+pub struct Ctx<'a> {
+    pub now: Timestamp,
+    pub request_id: Option<&'a str>,
+    /// Returns a fresh id with the given prefix (`"act"` → `act_…`).
+    pub new_id: &'a mut dyn FnMut(&'static str) -> String,
+}
+
+impl std::fmt::Debug for Ctx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx")
+            .field("now", &self.now)
+            .field("request_id", &self.request_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The result of a command: the next state of the intent and the events to record with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub intent: PaymentIntent,
+    pub events: Vec<EventType>,
+}
+
+impl Transition {
+    fn new(intent: PaymentIntent, events: Vec<EventType>) -> Transition {
+        debug_assert!(intent.money_invariant_holds(), "money invariant broken: {intent:?}");
+        Transition { intent, events }
+    }
+}
+
+/// A money amount as it arrives, before its currency code is known to be real.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawMoney {
+    pub amount: i64,
+    pub currency: String,
+}
+
+impl RawMoney {
+    fn parse(&self, param: &str) -> Result<Money, Rejection> {
+        let currency = Currency::parse(&self.currency).ok_or_else(|| {
+            Rejection::param(
+                ErrorCode::InvalidParameter,
+                &format!("{param}.currency"),
+                format!("{:?} is not an upper-case ISO 4217 currency code", self.currency),
+            )
+        })?;
+        Ok(Money::new(self.amount, currency))
+    }
+}
+
+/// `POST /v1/payment-intents` as the domain sees it.
+#[derive(Debug, Clone, Default)]
+pub struct CreateRequest {
+    pub amount: Option<RawMoney>,
+    pub payment_method_types: Option<Vec<String>>,
+    pub capture_method: Option<String>,
+    pub auto_confirm: bool,
+    pub has_payment_source: bool,
+    pub description: Option<String>,
+    pub reference: Option<String>,
+    pub metadata: Metadata,
+    pub customer_id: Option<String>,
+}
+
+/// Validates a creation request and builds the new intent in `requires_payment_method`.
+pub fn create(
+    id: String,
+    scope: Scope,
+    client_secret_hash: String,
+    req: CreateRequest,
+    now: Timestamp,
+) -> Result<Transition, Rejection> {
+    let raw = req.amount.as_ref().ok_or_else(|| {
+        Rejection::param(ErrorCode::MissingParameter, "amount_money", "amount_money is required")
+    })?;
+    let amount = raw.parse("amount_money")?;
+    if amount.amount <= 0 {
+        return Err(Rejection::param(
+            ErrorCode::InvalidParameter,
+            "amount_money.amount",
+            "amount must be a positive integer in minor units",
+        ));
+    }
+    let capture_method = match req.capture_method.as_deref() {
+        None => CaptureMethod::Automatic,
+        Some(name) => CaptureMethod::parse(name).ok_or_else(|| {
+            Rejection::param(
+                ErrorCode::InvalidCaptureMethod,
+                "capture_method",
+                "capture_method takes automatic or manual only",
+            )
+        })?,
+    };
+    let payment_method_types = req.payment_method_types.unwrap_or_else(|| vec!["card".into()]);
+    if payment_method_types.is_empty() || payment_method_types.iter().any(|t| t != "card") {
+        return Err(Rejection::param(
+            ErrorCode::InvalidParameter,
+            "payment_method_types",
+            "payment_method_types supports [\"card\"] only",
+        ));
+    }
+    if req.auto_confirm {
+        if capture_method == CaptureMethod::Manual {
+            return Err(Rejection::param(
+                ErrorCode::ManualCaptureNotAllowedWithAutoConfirm,
+                "auto_confirm",
+                "manual capture needs an explicit confirm to place the hold; drop auto_confirm",
+            ));
+        }
+        if !req.has_payment_source {
+            return Err(Rejection::param(
+                ErrorCode::MissingParameter,
+                "payment_source_token",
+                "auto_confirm needs a payment_source_token",
+            ));
+        }
+    }
+    for (field, value) in [("description", &req.description), ("reference", &req.reference)] {
+        if value.as_ref().is_some_and(|v| v.chars().count() > TEXT_CHARS_MAX) {
+            return Err(Rejection::param(
+                ErrorCode::InvalidParameter,
+                field,
+                format!("{field} is at most {TEXT_CHARS_MAX} characters"),
+            ));
+        }
+    }
+    metadata::validate(&req.metadata, "metadata")?;
+    let intent = PaymentIntent {
+        id,
+        scope,
+        version: 1,
+        status: Status::RequiresPaymentMethod,
+        amount,
+        capture_method,
+        payment_method_types,
+        description: req.description,
+        reference: req.reference,
+        metadata: req.metadata,
+        source: "api".into(),
+        customer_id: req.customer_id,
+        client_secret_hash,
+        authorized: 0,
+        capturable: 0,
+        captured: 0,
+        released: 0,
+        authorized_at: None,
+        authorization_expires_at: None,
+        captured_at: None,
+        canceled_at: None,
+        cancellation_reason: None,
+        card: None,
+        payment_method_id: None,
+        processor_ref: None,
+        last_payment_error: None,
+        next_action: None,
+        actions: Vec::new(),
+        created_at: now,
+        updated_at: now,
+    };
+    Ok(Transition::new(intent, vec![EventType::PaymentIntentCreated]))
+}
+
+/// Longest `description` or `reference` accepted.
+pub const TEXT_CHARS_MAX: usize = 500;
+
+/// May this intent be confirmed now? Only one waiting for a payment method may.
+pub fn check_confirm(intent: &PaymentIntent) -> Result<(), Rejection> {
+    if intent.status == Status::RequiresPaymentMethod {
+        return Ok(());
+    }
+    Err(Rejection::new(
+        ErrorCode::InvalidStatusForConfirm,
+        format!(
+            "payment intent is {}; only requires_payment_method can be confirmed",
+            intent.status.as_str()
+        ),
+    ))
+}
+
+/// May the buyer's authentication (3D Secure) be completed now?
+pub fn check_authenticate(intent: &PaymentIntent) -> Result<(), Rejection> {
+    if intent.status == Status::RequiresAction {
+        return Ok(());
+    }
+    Err(Rejection::new(
+        ErrorCode::InvalidStatusForAuthentication,
+        format!(
+            "payment intent is {}; only requires_action awaits authentication",
+            intent.status.as_str()
+        ),
+    ))
+}
+
+/// What the processor said to an authorization (or to the authentication that finishes one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizationResult {
+    /// The hold is placed; with `captured`, the money also settled in the same call.
+    Authorized {
+        card: Card,
+        processor_ref: String,
+        expires_at: Timestamp,
+        captured: bool,
+    },
+    /// The buyer must authenticate before the hold is placed.
+    RequiresAction {
+        card: Card,
+        processor_ref: String,
+        redirect_url: String,
+    },
+    /// No hold. The intent goes back to waiting for a payment method.
+    Declined {
+        card: Option<Card>,
+        error: PaymentError,
+    },
+}
+
+/// Records the outcome of an authorization attempt on a confirmable intent.
+pub fn apply_authorization(
+    intent: &PaymentIntent,
+    result: AuthorizationResult,
+    payment_method_id: Option<String>,
+    ctx: &mut Ctx<'_>,
+) -> Transition {
+    let now = ctx.now;
+    let mut next = intent.next_version(now);
+    if payment_method_id.is_some() {
+        next.payment_method_id = payment_method_id;
+    }
+    match result {
+        AuthorizationResult::Authorized {
+            card,
+            processor_ref,
+            expires_at,
+            captured,
+        } => {
+            let amount = next.amount.amount;
+            next.card = Some(card);
+            next.processor_ref = Some(processor_ref);
+            next.last_payment_error = None;
+            next.next_action = None;
+            next.authorized = amount;
+            next.authorized_at = Some(now);
+            next.push_action(ctx, ActionType::Authorization, amount, ActionStatus::Succeeded);
+            if captured {
+                next.status = Status::Succeeded;
+                next.captured = amount;
+                next.captured_at = Some(now);
+                next.push_action(ctx, ActionType::Capture, amount, ActionStatus::Succeeded);
+                Transition::new(next, vec![EventType::PaymentIntentSucceeded])
+            } else {
+                next.status = Status::RequiresCapture;
+                next.capturable = amount;
+                next.authorization_expires_at = Some(expires_at);
+                Transition::new(next, vec![EventType::PaymentIntentRequiresCapture])
+            }
+        }
+        AuthorizationResult::RequiresAction {
+            card,
+            processor_ref,
+            redirect_url,
+        } => {
+            next.status = Status::RequiresAction;
+            next.card = Some(card);
+            next.processor_ref = Some(processor_ref);
+            next.last_payment_error = None;
+            next.next_action = Some(NextAction { redirect_url });
+            Transition::new(next, vec![EventType::PaymentIntentRequiresAction])
+        }
+        AuthorizationResult::Declined { card, error } => {
+            next.status = Status::RequiresPaymentMethod;
+            next.card = card;
+            next.processor_ref = None;
+            next.next_action = None;
+            next.last_payment_error = Some(error);
+            let amount = next.amount.amount;
+            next.push_action(ctx, ActionType::Authorization, amount, ActionStatus::Failed);
+            Transition::new(next, vec![EventType::PaymentIntentPaymentFailed])
+        }
+    }
+}
+
+/// `POST /v1/payment-intents/{id}/capture` as the domain sees it.
+#[derive(Debug, Clone, Default)]
+pub struct CaptureRequest {
+    /// `None` captures everything capturable.
+    pub amount: Option<RawMoney>,
+    pub reference: Option<String>,
+    pub metadata: Metadata,
+}
+
+/// Decides how much a capture takes, checking the contract's rules in its order: status (an expired
+/// hold says so), then amount greater than zero, same currency, no more than authorized.
+pub fn decide_capture(
+    intent: &PaymentIntent,
+    req: &CaptureRequest,
+    now: Timestamp,
+) -> Result<Money, Rejection> {
+    if intent.status == Status::Expired || intent.is_due_for_expiry(now) {
+        return Err(Rejection::new(
+            ErrorCode::PaymentAuthorizationExpired,
+            "the hold lapsed before capture and its funds were released; collect with a new payment",
+        ));
+    }
+    if intent.status != Status::RequiresCapture {
+        return Err(Rejection::new(
+            ErrorCode::InvalidStatusForCapture,
+            format!(
+                "payment intent is {}; only requires_capture can be captured, once",
+                intent.status.as_str()
+            ),
+        ));
+    }
+    if let Some(reference) = &req.reference
+        && reference.chars().count() > TEXT_CHARS_MAX
+    {
+        return Err(Rejection::param(
+            ErrorCode::InvalidParameter,
+            "reference",
+            format!("reference is at most {TEXT_CHARS_MAX} characters"),
+        ));
+    }
+    metadata::validate(&req.metadata, "metadata")?;
+    let Some(raw) = &req.amount else {
+        return Ok(intent.money(intent.capturable));
+    };
+    if raw.amount <= 0 {
+        return Err(Rejection::param(
+            ErrorCode::InvalidCaptureAmount,
+            "amount_money.amount",
+            "the capture amount must be greater than zero",
+        ));
+    }
+    let amount = match Currency::parse(&raw.currency) {
+        Some(currency) if currency == intent.currency() => Money::new(raw.amount, currency),
+        _ => {
+            return Err(Rejection::param(
+                ErrorCode::CaptureCurrencyMismatch,
+                "amount_money.currency",
+                format!("capture in the authorization's currency, {}", intent.currency()),
+            ));
+        }
+    };
+    if amount.amount > intent.capturable {
+        return Err(Rejection::param(
+            ErrorCode::CaptureAmountExceedsAuthorized,
+            "amount_money.amount",
+            format!(
+                "cannot capture {} of a {} hold; capture the full authorization and collect the rest separately",
+                amount.amount, intent.authorized
+            ),
+        ));
+    }
+    Ok(amount)
+}
+
+/// Settles `amount` (already decided) and releases the rest of the hold in the same step.
+pub fn apply_capture(
+    intent: &PaymentIntent,
+    amount: Money,
+    req: &CaptureRequest,
+    ctx: &mut Ctx<'_>,
+) -> Transition {
+    let now = ctx.now;
+    let mut next = intent.next_version(now);
+    next.status = Status::Succeeded;
+    next.captured = amount.amount;
+    next.released = next.capturable - amount.amount;
+    next.capturable = 0;
+    next.captured_at = Some(now);
+    next.amount = amount;
+    next.push_action(ctx, ActionType::Capture, amount.amount, ActionStatus::Succeeded);
+    if let Some(action) = next.actions.last_mut() {
+        action.reference = req.reference.clone();
+        action.metadata = req.metadata.clone();
+    }
+    Transition::new(next, vec![EventType::PaymentIntentSucceeded])
+}
+
+/// How a cancel goes: with a hold to void at the processor, or without one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CancelPlan {
+    pub reason: Option<CancellationReason>,
+    pub voids_hold: bool,
+}
+
+/// Checks a cancel, in the contract's order: succeeded, already canceled, expired, then the reason.
+pub fn decide_cancel(
+    intent: &PaymentIntent,
+    reason: Option<&str>,
+    now: Timestamp,
+) -> Result<CancelPlan, Rejection> {
+    match intent.status {
+        Status::Succeeded => {
+            return Err(Rejection::new(
+                ErrorCode::CannotCancelSucceededPayment,
+                "money moved; issue a refund instead of voiding",
+            ));
+        }
+        Status::Canceled => {
+            return Err(Rejection::new(
+                ErrorCode::PaymentAlreadyCanceled,
+                "the payment intent is already canceled",
+            ));
+        }
+        Status::Expired => return Err(expired_cancel()),
+        _ if intent.is_due_for_expiry(now) => return Err(expired_cancel()),
+        Status::RequiresPaymentMethod | Status::RequiresAction | Status::RequiresCapture => {}
+    }
+    let reason = match reason {
+        None => None,
+        Some(name) => Some(CancellationReason::parse_requested(name).ok_or_else(|| {
+            Rejection::param(
+                ErrorCode::InvalidCancellationReason,
+                "cancellation_reason",
+                "cancellation_reason takes requested_by_customer, duplicate, fraudulent or abandoned",
+            )
+        })?),
+    };
+    Ok(CancelPlan {
+        reason,
+        voids_hold: intent.status == Status::RequiresCapture,
+    })
+}
+
+fn expired_cancel() -> Rejection {
+    Rejection::new(
+        ErrorCode::CannotCancelExpiredPayment,
+        "expiry already released the funds; there is nothing left to void",
+    )
+}
+
+/// Cancels the intent, releasing the whole hold if there is one.
+pub fn apply_cancel(intent: &PaymentIntent, plan: CancelPlan, ctx: &mut Ctx<'_>) -> Transition {
+    let now = ctx.now;
+    let mut next = intent.next_version(now);
+    next.status = Status::Canceled;
+    next.cancellation_reason = plan.reason;
+    next.canceled_at = Some(now);
+    next.next_action = None;
+    if plan.voids_hold {
+        let released = next.capturable;
+        next.released += released;
+        next.capturable = 0;
+        next.push_action(ctx, ActionType::Void, released, ActionStatus::Succeeded);
+    }
+    Transition::new(next, vec![EventType::PaymentIntentCanceled])
+}
+
+#[cfg(test)]
+mod tests;

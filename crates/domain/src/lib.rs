@@ -1,0 +1,26 @@
+//! Holdfast's domain core: money, the payment intent state machine, events and error codes.
+//!
+//! Everything here is a pure function of its inputs. Nothing awaits, reads the clock, draws random
+//! numbers or touches a database: the service layer loads state, passes `now` and freshly minted ids
+//! in, and persists what comes back. The compiler enforces this: the crate depends on `serde` (for
+//! the persisted document format) and nothing else.
+
+pub mod customer;
+pub mod error;
+pub mod event;
+pub mod intent;
+pub mod metadata;
+pub mod money;
+pub mod time;
+
+pub use error::{ErrorCode, Rejection};
+pub use event::EventType;
+pub use money::{Currency, Money};
+pub use time::Timestamp;
+
+/// The owner of an object: a merchant in one mode. Objects of another scope do not exist for a caller.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Scope {
+    pub merchant_id: String,
+    pub livemode: bool,
+}

@@ -1,0 +1,112 @@
+//! Holdfast's persistence: one [`Store`] interface, an embedded SQLite implementation and a
+//! PostgreSQL one for several `holdfast` processes sharing a database.
+//!
+//! Every write method is a whole unit of work: no transaction handle crosses this interface.
+//! [`Store::commit`] writes a [`UnitOfWork`] (intents, customers, events, the idempotency record) in
+//! one transaction, with optimistic concurrency: an intent is written only if its stored version is
+//! the one the change was computed from, else [`StoreError::Conflict`] and nothing is written.
+//!
+//! Aggregates are stored as JSON documents (the domain types' serde form) next to the columns that
+//! queries filter and sort on, so both backends share one row format.
+
+mod migrate;
+mod model;
+pub mod postgres;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use holdfast_domain::customer::{Customer, SavedPaymentMethod};
+use holdfast_domain::event::Event;
+use holdfast_domain::intent::PaymentIntent;
+use holdfast_domain::{Scope, Timestamp};
+
+pub use model::{
+    ApiKey, EventFilter, IdempotencyRecord, IntentFilter, Merchant, Page, PageRequest, UnitOfWork,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The write lost a race (stale version or a duplicate key); reload and decide again.
+    #[error("conflicting concurrent write")]
+    Conflict,
+    /// A pagination cursor that names no object of this caller.
+    #[error("unknown cursor")]
+    UnknownCursor,
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored data could not be read: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything Holdfast reads and writes. Implementations must make [`Store::commit`] atomic.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// `"sqlite"` or `"postgres"`.
+    fn backend(&self) -> &'static str;
+    async fn ping(&self) -> StoreResult<()>;
+
+    async fn create_merchant(&self, merchant: &Merchant, keys: &[ApiKey]) -> StoreResult<()>;
+    async fn merchant_count(&self) -> StoreResult<u64>;
+    async fn get_merchant(&self, id: &str) -> StoreResult<Option<Merchant>>;
+    async fn insert_api_key(&self, key: &ApiKey) -> StoreResult<()>;
+    /// Every key (revoked or not) whose display prefix is `prefix`.
+    async fn api_keys_by_prefix(&self, prefix: &str) -> StoreResult<Vec<ApiKey>>;
+    /// Revokes the keys with this display prefix; returns how many were live.
+    async fn revoke_api_keys(&self, prefix: &str, now: Timestamp) -> StoreResult<u64>;
+
+    async fn get_intent(&self, scope: &Scope, id: &str) -> StoreResult<Option<PaymentIntent>>;
+    async fn list_intents(
+        &self,
+        scope: &Scope,
+        filter: &IntentFilter,
+    ) -> StoreResult<Page<PaymentIntent>>;
+    async fn get_customer(&self, scope: &Scope, id: &str) -> StoreResult<Option<Customer>>;
+    async fn get_payment_method(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> StoreResult<Option<SavedPaymentMethod>>;
+    async fn get_event(&self, scope: &Scope, id: &str) -> StoreResult<Option<Event>>;
+    async fn list_events(&self, scope: &Scope, filter: &EventFilter) -> StoreResult<Page<Event>>;
+    async fn get_idempotency(&self, scope: &Scope, key: &str)
+    -> StoreResult<Option<IdempotencyRecord>>;
+
+    /// Writes the whole unit atomically, or nothing.
+    async fn commit(&self, unit: UnitOfWork) -> StoreResult<()>;
+}
+
+/// Opens the store a URL names: `sqlite://path` (created if missing) or `postgres://…`.
+/// Migrations are applied before it returns.
+pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::open(url).await?))
+    } else if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        Ok(Arc::new(sqlite::SqliteStore::open(path).await?))
+    } else {
+        Err(StoreError::Unavailable(
+            "database URL must start with sqlite:// or postgres://".into(),
+        ))
+    }
+}
+
+/// Masks the password in a database URL so it can be logged.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            if userinfo.contains(':') {
+                format!("{scheme}://{user}:***@{host}")
+            } else {
+                format!("{scheme}://{user}@{host}")
+            }
+        }
+        None => url.to_owned(),
+    }
+}

@@ -1,0 +1,22 @@
+//! Forward-only migrations, one folder per backend, embedded in the binary.
+//!
+//! A migration is applied once, in its own transaction, and recorded in `schema_migrations`.
+//! Released migrations are never edited: a schema change is a new numbered file.
+
+pub(crate) struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+pub(crate) const SQLITE: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../migrations/sqlite/0001_init.sql"),
+}];
+
+pub(crate) const POSTGRES: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../migrations/postgres/0001_init.sql"),
+}];

@@ -1,0 +1,154 @@
+//! The values that cross the store interface besides the domain aggregates.
+
+use holdfast_domain::customer::{Customer, SavedPaymentMethod};
+use holdfast_domain::event::{Event, EventType};
+use holdfast_domain::intent::{CaptureMethod, PaymentIntent, Status};
+use holdfast_domain::{Scope, Timestamp};
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::StoreError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Merchant {
+    pub id: String,
+    pub name: String,
+    pub created_at: Timestamp,
+}
+
+/// An API key as stored: never the key itself, only its SHA-256 and a short display prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub merchant_id: String,
+    pub livemode: bool,
+    /// `sk_test_` or `sk_live_` and the first characters of the secret part; shown in listings.
+    pub prefix: String,
+    /// SHA-256 of the whole key, hex.
+    pub hash: String,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// The stored answer to a request made with an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub scope: Scope,
+    pub key: String,
+    /// Hash of method, path and canonical body: a retry must match it to be replayed.
+    pub fingerprint: String,
+    pub status_code: u16,
+    pub body: Vec<u8>,
+    pub created_at: Timestamp,
+}
+
+/// One atomic write: everything a state change touches.
+#[derive(Debug, Default)]
+pub struct UnitOfWork {
+    /// Version 1 inserts; a later version updates the row stored at `version - 1`.
+    pub intents: Vec<PaymentIntent>,
+    pub customers: Vec<Customer>,
+    pub payment_methods: Vec<SavedPaymentMethod>,
+    pub events: Vec<Event>,
+    /// Inserted; a record already stored under the same key makes the whole unit a conflict.
+    pub idempotency: Option<IdempotencyRecord>,
+}
+
+impl UnitOfWork {
+    pub fn is_empty(&self) -> bool {
+        self.intents.is_empty()
+            && self.customers.is_empty()
+            && self.payment_methods.is_empty()
+            && self.events.is_empty()
+            && self.idempotency.is_none()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    /// 1 to 100.
+    pub limit: u32,
+    /// The id of the last object of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    pub has_more: bool,
+    pub next_cursor: Option<String>,
+}
+
+/// Filters for listing intents, newest first. Status is the status as of `now`, so an
+/// overdue hold lists as `expired` before the expiry worker has recorded it.
+#[derive(Debug, Clone)]
+pub struct IntentFilter {
+    pub status: Option<Status>,
+    pub capture_method: Option<CaptureMethod>,
+    pub created_after: Option<Timestamp>,
+    pub created_before: Option<Timestamp>,
+    pub expires_before: Option<Timestamp>,
+    pub now: Timestamp,
+    pub page: PageRequest,
+}
+
+#[derive(Debug, Clone)]
+pub struct EventFilter {
+    pub kind: Option<EventType>,
+    pub payment_intent_id: Option<String>,
+    pub page: PageRequest,
+}
+
+pub(crate) fn to_doc<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(crate) fn from_doc<T: DeserializeOwned>(doc: &str) -> Result<T, StoreError> {
+    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Turns a page fetched with `limit + 1` rows into the page and its cursor.
+pub(crate) fn paginate<T>(mut rows: Vec<T>, limit: u32, id: impl Fn(&T) -> &str) -> Page<T> {
+    let has_more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_cursor = if has_more {
+        rows.last().map(|r| id(r).to_owned())
+    } else {
+        None
+    };
+    Page {
+        data: rows,
+        has_more,
+        next_cursor,
+    }
+}
+
+pub(crate) const fn status_str(status: Status) -> &'static str {
+    status.as_str()
+}
+
+/// Column values of an intent row, shared by both backends.
+#[derive(Debug)]
+pub(crate) struct IntentColumns<'a> {
+    pub id: &'a str,
+    pub merchant_id: &'a str,
+    pub livemode: bool,
+    pub status: &'static str,
+    pub capture_method: &'static str,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub version: i64,
+}
+
+impl<'a> IntentColumns<'a> {
+    pub(crate) fn of(intent: &'a PaymentIntent) -> IntentColumns<'a> {
+        IntentColumns {
+            id: &intent.id,
+            merchant_id: &intent.scope.merchant_id,
+            livemode: intent.scope.livemode,
+            status: status_str(intent.status),
+            capture_method: intent.capture_method.as_str(),
+            created_at: intent.created_at.seconds(),
+            expires_at: intent.authorization_expires_at.map(Timestamp::seconds),
+            version: i64::try_from(intent.version).unwrap_or(i64::MAX),
+        }
+    }
+}

@@ -1,0 +1,670 @@
+//! The embedded SQLite store: WAL, `synchronous=FULL`, one writer, a pool of readers.
+//!
+//! SQLite admits one writer at a time, so every write goes through a single writer thread that
+//! owns the write connection. The thread drains whatever jobs are waiting (up to [`BATCH_MAX`]) and
+//! commits them in one transaction, each job inside its own savepoint: one fsync serves the batch
+//! (group commit), a job that fails rolls back alone, and no job's caller hears back before the
+//! commit that holds its change is on disk. Reads run on a small pool of read-only connections,
+//! which WAL lets proceed while the writer works.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use holdfast_domain::customer::{Customer, SavedPaymentMethod};
+use holdfast_domain::event::Event;
+use holdfast_domain::intent::{PaymentIntent, Status};
+use holdfast_domain::{Scope, Timestamp};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::model::{IntentColumns, from_doc, paginate, to_doc};
+use crate::{
+    ApiKey, EventFilter, IdempotencyRecord, IntentFilter, Merchant, Page, Store, StoreError,
+    StoreResult, UnitOfWork, migrate,
+};
+
+/// The most jobs one group commit takes.
+pub const BATCH_MAX: usize = 256;
+/// Jobs waiting for the writer; senders wait when it is full, so memory stays bounded.
+const QUEUE_MAX: usize = 4096;
+const READERS_MAX: usize = 8;
+
+type Deliver = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+/// A write: runs inside the batch's transaction and says whether its savepoint should stand.
+/// Given no connection, it does not run and only hands back its reply channel.
+type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Deliver) + Send>;
+
+#[derive(Debug)]
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: mpsc::Sender<Job>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+}
+
+impl SqliteStore {
+    pub async fn open(path: &str) -> StoreResult<SqliteStore> {
+        let path = PathBuf::from(path);
+        let setup_path = path.clone();
+        let conn = tokio::task::spawn_blocking(move || -> StoreResult<Connection> {
+            let mut conn = Connection::open(&setup_path).map_err(unavailable)?;
+            configure(&conn).map_err(unavailable)?;
+            conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
+            run_migrations(&mut conn)?;
+            Ok(conn)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))??;
+        let (writer, jobs) = mpsc::channel(QUEUE_MAX);
+        std::thread::Builder::new()
+            .name("holdfast-sqlite-writer".into())
+            .spawn(move || write_loop(conn, jobs))
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(SqliteStore {
+            path,
+            writer,
+            readers: Arc::new(Mutex::new(Vec::new())),
+        })
+    }
+
+    /// Runs `f` in the writer's transaction; answers after the commit that holds it.
+    async fn write<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+    ) -> StoreResult<R> {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let result = match conn {
+                Some(conn) => f(conn),
+                None => Err(StoreError::Unavailable("write not attempted".into())),
+            };
+            let keep = result.is_ok();
+            let deliver: Deliver = Box::new(move |committed| {
+                let _ = reply.send(committed.and(result));
+            });
+            (keep, deliver)
+        });
+        self.writer
+            .send(job)
+            .await
+            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?
+    }
+
+    async fn read<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+    ) -> StoreResult<R> {
+        let readers = Arc::clone(&self.readers);
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = readers.lock().map_err(|_| poisoned())?.pop();
+            let conn = match pooled {
+                Some(conn) => conn,
+                None => open_reader(&path)?,
+            };
+            let result = f(&conn);
+            let mut pool = readers.lock().map_err(|_| poisoned())?;
+            if pool.len() < READERS_MAX {
+                pool.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?
+    }
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+fn open_reader(path: &Path) -> StoreResult<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(unavailable)?;
+    configure(&conn).map_err(unavailable)?;
+    Ok(conn)
+}
+
+fn run_migrations(conn: &mut Connection) -> StoreResult<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    )
+    .map_err(unavailable)?;
+    for migration in migrate::SQLITE {
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(unavailable)?;
+        let applied: Option<i64> = tx
+            .query_row(
+                "SELECT version FROM schema_migrations WHERE version = ?1",
+                [migration.version],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(unavailable)?;
+        if applied.is_none() {
+            tx.execute_batch(migration.sql).map_err(unavailable)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, datetime('now'))",
+                params![migration.version, migration.name],
+            )
+            .map_err(unavailable)?;
+        }
+        tx.commit().map_err(unavailable)?;
+    }
+    Ok(())
+}
+
+/// The writer thread: group commit of whatever is waiting, until every sender is gone.
+fn write_loop(conn: Connection, mut jobs: mpsc::Receiver<Job>) {
+    while let Some(first) = jobs.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < BATCH_MAX {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&conn, batch);
+    }
+}
+
+fn commit_batch(conn: &Connection, batch: Vec<Job>) {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let error = e.to_string();
+        for job in batch {
+            // The job never runs; its caller hears why.
+            let (_, deliver) = job(None);
+            deliver(Err(StoreError::Unavailable(error.clone())));
+        }
+        return;
+    }
+    let mut deliveries = Vec::with_capacity(batch.len());
+    for job in batch {
+        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+            let (_, deliver) = job(None);
+            deliveries.push((deliver, Some(e.to_string())));
+            continue;
+        }
+        let (keep, deliver) = job(Some(conn));
+        let end = if keep {
+            conn.execute_batch("RELEASE job")
+        } else {
+            conn.execute_batch("ROLLBACK TO job; RELEASE job")
+        };
+        deliveries.push((deliver, end.err().map(|e| e.to_string())));
+    }
+    let committed = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+    if committed.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    for (deliver, savepoint_error) in deliveries {
+        let outcome = match (&committed, savepoint_error) {
+            (Err(e), _) => Err(StoreError::Unavailable(e.clone())),
+            (Ok(()), Some(e)) => Err(StoreError::Unavailable(e)),
+            (Ok(()), None) => Ok(()),
+        };
+        deliver(outcome);
+    }
+}
+
+fn unavailable(e: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Unavailable("reader pool lock poisoned".into())
+}
+
+/// Maps a write error: a unique or primary key violation means another write got there first.
+fn write_error(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(err, _)
+            if err.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::Conflict
+        }
+        _ => unavailable(e),
+    }
+}
+
+fn scope_of(merchant_id: String, livemode: bool) -> Scope {
+    Scope {
+        merchant_id,
+        livemode,
+    }
+}
+
+fn api_key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKey> {
+    Ok(ApiKey {
+        hash: r.get(0)?,
+        prefix: r.get(1)?,
+        merchant_id: r.get(2)?,
+        livemode: r.get(3)?,
+        created_at: Timestamp(r.get(4)?),
+        revoked_at: r.get::<_, Option<i64>>(5)?.map(Timestamp),
+    })
+}
+
+fn insert_api_key(conn: &Connection, key: &ApiKey) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO api_keys (hash, prefix, merchant_id, livemode, created_at, revoked_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            key.hash,
+            key.prefix,
+            key.merchant_id,
+            key.livemode,
+            key.created_at.seconds(),
+            key.revoked_at.map(Timestamp::seconds)
+        ])
+    })
+    .map_err(write_error)?;
+    Ok(())
+}
+
+/// Resolves a cursor (an object id) to its sequence number within the caller's scope.
+fn cursor_seq(conn: &Connection, table: &str, scope: &Scope, cursor: &str) -> StoreResult<i64> {
+    let sql = format!("SELECT seq FROM {table} WHERE id = ?1 AND merchant_id = ?2 AND livemode = ?3");
+    conn.prepare_cached(&sql)
+        .and_then(|mut s| {
+            s.query_row(params![cursor, scope.merchant_id, scope.livemode], |r| r.get(0))
+                .optional()
+        })
+        .map_err(unavailable)?
+        .ok_or(StoreError::UnknownCursor)
+}
+
+fn query_docs(
+    conn: &Connection,
+    sql: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> StoreResult<Vec<String>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(unavailable)?;
+    let rows = stmt
+        .query_map(args, |r| r.get::<_, String>(0))
+        .map_err(unavailable)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)
+}
+
+fn write_unit(conn: &Connection, unit: &UnitOfWork) -> StoreResult<()> {
+    for intent in &unit.intents {
+        let c = IntentColumns::of(intent);
+        let doc = to_doc(intent)?;
+        if c.version == 1 {
+            conn.prepare_cached(
+                "INSERT INTO payment_intents
+                 (id, merchant_id, livemode, status, capture_method, created_at, expires_at, version, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    c.id, c.merchant_id, c.livemode, c.status, c.capture_method, c.created_at,
+                    c.expires_at, c.version, doc
+                ])
+            })
+            .map_err(write_error)?;
+        } else {
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE payment_intents SET status = ?1, expires_at = ?2, version = ?3, doc = ?4
+                     WHERE id = ?5 AND version = ?6",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![c.status, c.expires_at, c.version, doc, c.id, c.version - 1])
+                })
+                .map_err(write_error)?;
+            if changed != 1 {
+                return Err(StoreError::Conflict);
+            }
+        }
+    }
+    for customer in &unit.customers {
+        conn.prepare_cached(
+            "INSERT INTO customers (id, merchant_id, livemode, created_at, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                customer.id,
+                customer.scope.merchant_id,
+                customer.scope.livemode,
+                customer.created_at.seconds(),
+                to_doc(customer).unwrap_or_default()
+            ])
+        })
+        .map_err(write_error)?;
+    }
+    for method in &unit.payment_methods {
+        conn.prepare_cached(
+            "INSERT INTO payment_methods (id, merchant_id, livemode, customer_id, created_at, doc)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                method.id,
+                method.scope.merchant_id,
+                method.scope.livemode,
+                method.customer_id,
+                method.created_at.seconds(),
+                to_doc(method).unwrap_or_default()
+            ])
+        })
+        .map_err(write_error)?;
+    }
+    for event in &unit.events {
+        conn.prepare_cached(
+            "INSERT INTO events (id, merchant_id, livemode, type, payment_intent_id, created_at, doc)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                event.id,
+                event.scope.merchant_id,
+                event.scope.livemode,
+                event.kind.as_str(),
+                event.payment_intent_id(),
+                event.created_at.seconds(),
+                to_doc(event).unwrap_or_default()
+            ])
+        })
+        .map_err(write_error)?;
+    }
+    if let Some(record) = &unit.idempotency {
+        conn.prepare_cached(
+            "INSERT INTO idempotency_keys
+             (merchant_id, livemode, key, fingerprint, status_code, body, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                record.scope.merchant_id,
+                record.scope.livemode,
+                record.key,
+                record.fingerprint,
+                record.status_code,
+                record.body,
+                record.created_at.seconds()
+            ])
+        })
+        .map_err(write_error)?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(unavailable))
+            .await
+    }
+
+    async fn create_merchant(&self, merchant: &Merchant, keys: &[ApiKey]) -> StoreResult<()> {
+        let merchant = merchant.clone();
+        let keys = keys.to_vec();
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO merchants (id, name, created_at) VALUES (?1, ?2, ?3)",
+                params![merchant.id, merchant.name, merchant.created_at.seconds()],
+            )
+            .map_err(write_error)?;
+            keys.iter().try_for_each(|key| insert_api_key(conn, key))
+        })
+        .await
+    }
+
+    async fn merchant_count(&self) -> StoreResult<u64> {
+        self.read(|conn| {
+            conn.query_row("SELECT COUNT(*) FROM merchants", [], |r| r.get::<_, i64>(0))
+                .map(|n| n.max(0).unsigned_abs())
+                .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn get_merchant(&self, id: &str) -> StoreResult<Option<Merchant>> {
+        let id = id.to_owned();
+        self.read(move |conn| {
+            conn.query_row(
+                "SELECT id, name, created_at FROM merchants WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(Merchant {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        created_at: Timestamp(r.get(2)?),
+                    })
+                },
+            )
+            .optional()
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn insert_api_key(&self, key: &ApiKey) -> StoreResult<()> {
+        let key = key.clone();
+        self.write(move |conn| insert_api_key(conn, &key)).await
+    }
+
+    async fn api_keys_by_prefix(&self, prefix: &str) -> StoreResult<Vec<ApiKey>> {
+        let prefix = prefix.to_owned();
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT hash, prefix, merchant_id, livemode, created_at, revoked_at
+                     FROM api_keys WHERE prefix = ?1",
+                )
+                .map_err(unavailable)?;
+            let rows = stmt.query_map([prefix], api_key_row).map_err(unavailable)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn revoke_api_keys(&self, prefix: &str, now: Timestamp) -> StoreResult<u64> {
+        let prefix = prefix.to_owned();
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE api_keys SET revoked_at = ?1 WHERE prefix = ?2 AND revoked_at IS NULL",
+                params![now.seconds(), prefix],
+            )
+            .map(|n| n as u64)
+            .map_err(write_error)
+        })
+        .await
+    }
+
+    async fn get_intent(&self, scope: &Scope, id: &str) -> StoreResult<Option<PaymentIntent>> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.read(move |conn| {
+            let docs = query_docs(
+                conn,
+                "SELECT doc FROM payment_intents WHERE id = ?1 AND merchant_id = ?2 AND livemode = ?3",
+                &[&id, &scope.merchant_id, &scope.livemode],
+            )?;
+            docs.first().map(|d| from_doc(d)).transpose()
+        })
+        .await
+    }
+
+    async fn list_intents(
+        &self,
+        scope: &Scope,
+        filter: &IntentFilter,
+    ) -> StoreResult<Page<PaymentIntent>> {
+        let (scope, filter) = (scope.clone(), filter.clone());
+        self.read(move |conn| {
+            let before_seq = match &filter.page.cursor {
+                Some(cursor) => cursor_seq(conn, "payment_intents", &scope, cursor)?,
+                None => i64::MAX,
+            };
+            let now = filter.now.seconds();
+            let mut sql = String::from(
+                "SELECT doc FROM payment_intents WHERE merchant_id = ?1 AND livemode = ?2 AND seq < ?3",
+            );
+            let mut args: Vec<Box<dyn rusqlite::ToSql>> = vec![
+                Box::new(scope.merchant_id.clone()),
+                Box::new(scope.livemode),
+                Box::new(before_seq),
+            ];
+            let mut arg = |sql: &mut String, clause: &str, value: Box<dyn rusqlite::ToSql>| {
+                args.push(value);
+                sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+            };
+            match filter.status {
+                Some(Status::RequiresCapture) => {
+                    arg(&mut sql, " AND status = 'requires_capture' AND (expires_at IS NULL OR expires_at >= ?)", Box::new(now));
+                }
+                Some(Status::Expired) => {
+                    arg(&mut sql, " AND (status = 'expired' OR (status = 'requires_capture' AND expires_at < ?))", Box::new(now));
+                }
+                Some(status) => arg(&mut sql, " AND status = ?", Box::new(status.as_str())),
+                None => {}
+            }
+            if let Some(method) = filter.capture_method {
+                arg(&mut sql, " AND capture_method = ?", Box::new(method.as_str()));
+            }
+            if let Some(t) = filter.created_after {
+                arg(&mut sql, " AND created_at > ?", Box::new(t.seconds()));
+            }
+            if let Some(t) = filter.created_before {
+                arg(&mut sql, " AND created_at < ?", Box::new(t.seconds()));
+            }
+            if let Some(t) = filter.expires_before {
+                arg(&mut sql, " AND expires_at < ?", Box::new(t.seconds()));
+            }
+            arg(&mut sql, " ORDER BY seq DESC LIMIT ?", Box::new(i64::from(filter.page.limit) + 1));
+            let refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
+            let rows = query_docs(conn, &sql, &refs)?
+                .iter()
+                .map(|d| from_doc::<PaymentIntent>(d))
+                .collect::<StoreResult<Vec<_>>>()?;
+            Ok(paginate(rows, filter.page.limit, |i| &i.id))
+        })
+        .await
+    }
+
+    async fn get_customer(&self, scope: &Scope, id: &str) -> StoreResult<Option<Customer>> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.read(move |conn| {
+            let docs = query_docs(
+                conn,
+                "SELECT doc FROM customers WHERE id = ?1 AND merchant_id = ?2 AND livemode = ?3",
+                &[&id, &scope.merchant_id, &scope.livemode],
+            )?;
+            docs.first().map(|d| from_doc(d)).transpose()
+        })
+        .await
+    }
+
+    async fn get_payment_method(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> StoreResult<Option<SavedPaymentMethod>> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.read(move |conn| {
+            let docs = query_docs(
+                conn,
+                "SELECT doc FROM payment_methods WHERE id = ?1 AND merchant_id = ?2 AND livemode = ?3",
+                &[&id, &scope.merchant_id, &scope.livemode],
+            )?;
+            docs.first().map(|d| from_doc(d)).transpose()
+        })
+        .await
+    }
+
+    async fn get_event(&self, scope: &Scope, id: &str) -> StoreResult<Option<Event>> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.read(move |conn| {
+            let docs = query_docs(
+                conn,
+                "SELECT doc FROM events WHERE id = ?1 AND merchant_id = ?2 AND livemode = ?3",
+                &[&id, &scope.merchant_id, &scope.livemode],
+            )?;
+            docs.first().map(|d| from_doc(d)).transpose()
+        })
+        .await
+    }
+
+    async fn list_events(&self, scope: &Scope, filter: &EventFilter) -> StoreResult<Page<Event>> {
+        let (scope, filter) = (scope.clone(), filter.clone());
+        self.read(move |conn| {
+            let before_seq = match &filter.page.cursor {
+                Some(cursor) => cursor_seq(conn, "events", &scope, cursor)?,
+                None => i64::MAX,
+            };
+            let kind = filter.kind.map(|k| k.as_str());
+            let docs = query_docs(
+                conn,
+                "SELECT doc FROM events WHERE merchant_id = ?1 AND livemode = ?2 AND seq < ?3
+                 AND (?4 IS NULL OR type = ?4) AND (?5 IS NULL OR payment_intent_id = ?5)
+                 ORDER BY seq DESC LIMIT ?6",
+                &[
+                    &scope.merchant_id,
+                    &scope.livemode,
+                    &before_seq,
+                    &kind,
+                    &filter.payment_intent_id,
+                    &(i64::from(filter.page.limit) + 1),
+                ],
+            )?;
+            let rows = docs
+                .iter()
+                .map(|d| from_doc::<Event>(d))
+                .collect::<StoreResult<Vec<_>>>()?;
+            Ok(paginate(rows, filter.page.limit, |e| &e.id))
+        })
+        .await
+    }
+
+    async fn get_idempotency(
+        &self,
+        scope: &Scope,
+        key: &str,
+    ) -> StoreResult<Option<IdempotencyRecord>> {
+        let (scope, key) = (scope.clone(), key.to_owned());
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT fingerprint, status_code, body, created_at FROM idempotency_keys
+                 WHERE merchant_id = ?1 AND livemode = ?2 AND key = ?3",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![scope.merchant_id, scope.livemode, key], |r| {
+                    Ok(IdempotencyRecord {
+                        scope: scope_of(scope.merchant_id.clone(), scope.livemode),
+                        key: key.clone(),
+                        fingerprint: r.get(0)?,
+                        status_code: r.get(1)?,
+                        body: r.get(2)?,
+                        created_at: Timestamp(r.get(3)?),
+                    })
+                })
+                .optional()
+            })
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn commit(&self, unit: UnitOfWork) -> StoreResult<()> {
+        if unit.is_empty() {
+            return Ok(());
+        }
+        self.write(move |conn| write_unit(conn, &unit)).await
+    }
+}
