@@ -40,7 +40,11 @@ pub fn create_customer(
             "email must be an address of at most 500 characters",
         ));
     }
-    if req.name.as_ref().is_some_and(|n| n.chars().count() > TEXT_CHARS_MAX) {
+    if req
+        .name
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > TEXT_CHARS_MAX)
+    {
         return Err(Rejection::param(
             ErrorCode::InvalidParameter,
             "name",

@@ -10,12 +10,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::Scope;
 use crate::error::{ErrorCode, Rejection};
 use crate::event::EventType;
 use crate::metadata::{self, Metadata};
 use crate::money::{Currency, Money};
 use crate::time::Timestamp;
-use crate::Scope;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -248,7 +248,9 @@ impl PaymentIntent {
     /// The deadline itself is the last second at which the hold can still be captured.
     pub fn is_due_for_expiry(&self, now: Timestamp) -> bool {
         self.status == Status::RequiresCapture
-            && self.authorization_expires_at.is_some_and(|deadline| now > deadline)
+            && self
+                .authorization_expires_at
+                .is_some_and(|deadline| now > deadline)
     }
 
     /// The intent as it stands at `now`: a hold past its deadline reads as expired even before the
@@ -266,10 +268,19 @@ impl PaymentIntent {
         self.released += self.capturable;
         self.capturable = 0;
         self.cancellation_reason = Some(CancellationReason::AuthorizationExpired);
-        self.canceled_at = self.authorization_expires_at.map(|t| t.plus_seconds(1)).or(Some(now));
+        self.canceled_at = self
+            .authorization_expires_at
+            .map(|t| t.plus_seconds(1))
+            .or(Some(now));
     }
 
-    fn push_action(&mut self, ctx: &mut Ctx<'_>, kind: ActionType, amount: i64, status: ActionStatus) {
+    fn push_action(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        kind: ActionType,
+        amount: i64,
+        status: ActionStatus,
+    ) {
         let action = Action {
             id: (ctx.new_id)("act"),
             kind,
@@ -317,7 +328,10 @@ pub struct Transition {
 
 impl Transition {
     fn new(intent: PaymentIntent, events: Vec<EventType>) -> Transition {
-        debug_assert!(intent.money_invariant_holds(), "money invariant broken: {intent:?}");
+        debug_assert!(
+            intent.money_invariant_holds(),
+            "money invariant broken: {intent:?}"
+        );
         Transition { intent, events }
     }
 }
@@ -335,7 +349,10 @@ impl RawMoney {
             Rejection::param(
                 ErrorCode::InvalidParameter,
                 &format!("{param}.currency"),
-                format!("{:?} is not an upper-case ISO 4217 currency code", self.currency),
+                format!(
+                    "{:?} is not an upper-case ISO 4217 currency code",
+                    self.currency
+                ),
             )
         })?;
         Ok(Money::new(self.amount, currency))
@@ -365,7 +382,11 @@ pub fn create(
     now: Timestamp,
 ) -> Result<Transition, Rejection> {
     let raw = req.amount.as_ref().ok_or_else(|| {
-        Rejection::param(ErrorCode::MissingParameter, "amount_money", "amount_money is required")
+        Rejection::param(
+            ErrorCode::MissingParameter,
+            "amount_money",
+            "amount_money is required",
+        )
     })?;
     let amount = raw.parse("amount_money")?;
     if amount.amount <= 0 {
@@ -385,7 +406,9 @@ pub fn create(
             )
         })?,
     };
-    let payment_method_types = req.payment_method_types.unwrap_or_else(|| vec!["card".into()]);
+    let payment_method_types = req
+        .payment_method_types
+        .unwrap_or_else(|| vec!["card".into()]);
     if payment_method_types.is_empty() || payment_method_types.iter().any(|t| t != "card") {
         return Err(Rejection::param(
             ErrorCode::InvalidParameter,
@@ -409,8 +432,14 @@ pub fn create(
             ));
         }
     }
-    for (field, value) in [("description", &req.description), ("reference", &req.reference)] {
-        if value.as_ref().is_some_and(|v| v.chars().count() > TEXT_CHARS_MAX) {
+    for (field, value) in [
+        ("description", &req.description),
+        ("reference", &req.reference),
+    ] {
+        if value
+            .as_ref()
+            .is_some_and(|v| v.chars().count() > TEXT_CHARS_MAX)
+        {
             return Err(Rejection::param(
                 ErrorCode::InvalidParameter,
                 field,
@@ -451,7 +480,10 @@ pub fn create(
         created_at: now,
         updated_at: now,
     };
-    Ok(Transition::new(intent, vec![EventType::PaymentIntentCreated]))
+    Ok(Transition::new(
+        intent,
+        vec![EventType::PaymentIntentCreated],
+    ))
 }
 
 /// Longest `description` or `reference` accepted.
@@ -534,7 +566,12 @@ pub fn apply_authorization(
             next.next_action = None;
             next.authorized = amount;
             next.authorized_at = Some(now);
-            next.push_action(ctx, ActionType::Authorization, amount, ActionStatus::Succeeded);
+            next.push_action(
+                ctx,
+                ActionType::Authorization,
+                amount,
+                ActionStatus::Succeeded,
+            );
             if captured {
                 next.status = Status::Succeeded;
                 next.captured = amount;
@@ -630,7 +667,10 @@ pub fn decide_capture(
             return Err(Rejection::param(
                 ErrorCode::CaptureCurrencyMismatch,
                 "amount_money.currency",
-                format!("capture in the authorization's currency, {}", intent.currency()),
+                format!(
+                    "capture in the authorization's currency, {}",
+                    intent.currency()
+                ),
             ));
         }
     };
@@ -662,7 +702,12 @@ pub fn apply_capture(
     next.capturable = 0;
     next.captured_at = Some(now);
     next.amount = amount;
-    next.push_action(ctx, ActionType::Capture, amount.amount, ActionStatus::Succeeded);
+    next.push_action(
+        ctx,
+        ActionType::Capture,
+        amount.amount,
+        ActionStatus::Succeeded,
+    );
     if let Some(action) = next.actions.last_mut() {
         action.reference = req.reference.clone();
         action.metadata = req.metadata.clone();

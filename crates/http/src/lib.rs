@@ -1,1 +1,74 @@
-//! placeholder
+//! Holdfast's HTTP API: thin axum handlers that parse, call one service function, and render.
+//!
+//! Every answer that is not a 2xx wears the error envelope of [`error`]; every request gets a
+//! request id ([`request_id`]). Handlers hold no business rules: those live in the domain crate.
+
+pub mod dto;
+pub mod error;
+pub mod extract;
+pub mod request_id;
+mod routes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::StatusCode;
+use holdfast_domain::ErrorCode;
+use holdfast_service::{Holdfast, Reply, ServiceError};
+use serde::Serialize;
+
+use crate::error::ApiError;
+
+/// What every handler gets.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub app: Arc<Holdfast>,
+}
+
+/// The whole API, shared by `holdfast serve` and the tests.
+pub fn router(app: Arc<Holdfast>) -> Router {
+    let state = AppState { app };
+    routes::router()
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(axum::middleware::from_fn(request_id::middleware))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "this route does not take that method",
+    )
+}
+
+/// Renders a value as a JSON answer.
+pub(crate) fn json_reply<T: Serialize>(status: StatusCode, value: &T) -> Reply {
+    match serde_json::to_vec(value) {
+        Ok(body) => Reply {
+            status: status.as_u16(),
+            body,
+            replayed: false,
+        },
+        Err(e) => ApiError {
+            internal: Some(e.to_string()),
+            ..ApiError::new(ErrorCode::InternalError, "an internal error occurred")
+        }
+        .reply(),
+    }
+}
+
+/// A renderer for a use case's outcome: `{"data": shape(value)}` on success, the envelope on error.
+pub(crate) fn render<T, O: Serialize>(
+    status: StatusCode,
+    shape: impl Fn(&T) -> O,
+) -> impl Fn(&Result<T, ServiceError>) -> Reply {
+    move |outcome| match outcome {
+        Ok(value) => json_reply(status, &dto::Data { data: shape(value) }),
+        Err(e) => ApiError::from(e).reply(),
+    }
+}

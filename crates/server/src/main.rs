@@ -1,1 +1,85 @@
-fn main() {}
+//! `holdfast`: parses the command line and runs the chosen command.
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use holdfast::config::{Cli, Command, KeysCommand, MerchantsCommand, Mode};
+use serde_json::json;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HOLDFAST_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let cli = Cli::parse();
+    let clock = holdfast::system_clock();
+    match cli.command {
+        Command::Serve(args) => {
+            let running = holdfast::start(
+                args.listen,
+                &args.database.database_url,
+                clock,
+                holdfast::shutdown_signal(),
+            )
+            .await?;
+            if let Some(created) = &running.bootstrapped {
+                println!(
+                    "Created merchant \"default\" ({}) on an empty database.\n\
+                     Test secret key (shown once, keep it): {}",
+                    created.merchant.id, created.test_key
+                );
+            }
+            println!("holdfast listening on http://{}", running.addr);
+            tracing::info!(
+                addr = %running.addr,
+                database = %holdfast_store::redact_url(&args.database.database_url),
+                "serving"
+            );
+            running.task.await.context("server task")??;
+            tracing::info!("shut down cleanly");
+        }
+        Command::Migrate(args) => {
+            holdfast::build(&args.database_url, clock).await?;
+            eprintln!("migrations applied");
+        }
+        Command::Merchants(MerchantsCommand::Create { name, database }) => {
+            let app = holdfast::build(&database.database_url, clock).await?;
+            let created = app.create_merchant(&name).await?;
+            println!(
+                "{}",
+                json!({
+                    "merchant_id": created.merchant.id,
+                    "name": created.merchant.name,
+                    "api_keys": { "test": created.test_key, "live": created.live_key },
+                })
+            );
+        }
+        Command::Keys(KeysCommand::Create {
+            merchant,
+            mode,
+            database,
+        }) => {
+            let app = holdfast::build(&database.database_url, clock).await?;
+            let key = app
+                .create_api_key(&merchant, matches!(mode, Mode::Live))
+                .await?;
+            println!("{}", json!({ "api_key": key }));
+        }
+        Command::Keys(KeysCommand::Revoke {
+            key_prefix,
+            database,
+        }) => {
+            let app = holdfast::build(&database.database_url, clock).await?;
+            let revoked = app.revoke_api_key(&key_prefix).await?;
+            if revoked == 0 {
+                bail!("no live API key has the prefix {key_prefix}");
+            }
+            println!("{}", json!({ "revoked": revoked }));
+        }
+    }
+    Ok(())
+}

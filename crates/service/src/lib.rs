@@ -1,1 +1,79 @@
-//! placeholder
+//! Holdfast's use cases: load what a request needs, let the domain decide, call the processor if the
+//! decision needs it, and commit the result in one unit of work.
+//!
+//! Nothing here knows HTTP or JSON. Answers are rendered by the caller through a `render` function,
+//! because an idempotent request's answer must be stored in the same transaction as its effect.
+
+pub mod clock;
+mod customers;
+mod error;
+mod idempotency;
+pub mod ids;
+mod intents;
+mod keys;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use holdfast_domain::{ErrorCode, Rejection, Scope, Timestamp};
+use holdfast_processor::Processor;
+use holdfast_store::Store;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::ServiceError;
+pub use idempotency::{Decision, IdempotencyKey, Reply};
+pub use intents::{ConfirmCommand, CreateIntentCommand, CreatedIntent};
+pub use keys::{Caller, NewMerchant};
+
+/// The application: its store, clock and processors. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Holdfast {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    sandbox: Arc<dyn Processor>,
+    live: Option<Arc<dyn Processor>>,
+    /// Idempotency keys being worked on in this process, so a concurrent retry answers 409.
+    in_flight: Mutex<HashSet<(Scope, String)>>,
+}
+
+impl Holdfast {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        sandbox: Arc<dyn Processor>,
+        live: Option<Arc<dyn Processor>>,
+    ) -> Holdfast {
+        Holdfast {
+            store,
+            clock,
+            sandbox,
+            live,
+            in_flight: Mutex::new(HashSet::new()),
+        }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Test mode always has the sandbox; live mode has whatever real processor is configured.
+    fn processor(&self, scope: &Scope) -> Result<&Arc<dyn Processor>, ServiceError> {
+        if !scope.livemode {
+            return Ok(&self.sandbox);
+        }
+        self.live.as_ref().ok_or_else(|| {
+            ServiceError::Rejected(Rejection::new(
+                ErrorCode::ProcessorNotConfigured,
+                "live mode has no card processor configured; use a test key and test tokens",
+            ))
+        })
+    }
+}
+
+/// Who is asking, and on whose behalf, for one request.
+#[derive(Debug, Clone)]
+pub struct RequestCtx {
+    pub scope: Scope,
+    pub request_id: String,
+    pub idempotency: Option<IdempotencyKey>,
+}

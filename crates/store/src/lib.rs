@@ -59,6 +59,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn revoke_api_keys(&self, prefix: &str, now: Timestamp) -> StoreResult<u64>;
 
     async fn get_intent(&self, scope: &Scope, id: &str) -> StoreResult<Option<PaymentIntent>>;
+    /// Finds an intent by id alone: only for checking a client secret, which names no merchant.
+    async fn get_intent_unscoped(&self, id: &str) -> StoreResult<Option<PaymentIntent>>;
     async fn list_intents(
         &self,
         scope: &Scope,
@@ -72,8 +74,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<Option<SavedPaymentMethod>>;
     async fn get_event(&self, scope: &Scope, id: &str) -> StoreResult<Option<Event>>;
     async fn list_events(&self, scope: &Scope, filter: &EventFilter) -> StoreResult<Page<Event>>;
-    async fn get_idempotency(&self, scope: &Scope, key: &str)
-    -> StoreResult<Option<IdempotencyRecord>>;
+    async fn get_idempotency(
+        &self,
+        scope: &Scope,
+        key: &str,
+    ) -> StoreResult<Option<IdempotencyRecord>>;
 
     /// Writes the whole unit atomically, or nothing.
     async fn commit(&self, unit: UnitOfWork) -> StoreResult<()>;
@@ -84,7 +89,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(postgres::PgStore::open(url).await?))
-    } else if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+    } else if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
         Ok(Arc::new(sqlite::SqliteStore::open(path).await?))
     } else {
         Err(StoreError::Unavailable(

@@ -16,7 +16,9 @@ pub struct PgStore {}
 
 impl PgStore {
     pub async fn open(_url: &str) -> StoreResult<PgStore> {
-        Err(StoreError::Unavailable("PostgreSQL store not built yet".into()))
+        Err(StoreError::Unavailable(
+            "PostgreSQL store not built yet".into(),
+        ))
     }
 }
 
@@ -49,13 +51,24 @@ impl Store for PgStore {
     async fn get_intent(&self, _s: &Scope, _id: &str) -> StoreResult<Option<PaymentIntent>> {
         Err(StoreError::Unavailable("wip".into()))
     }
-    async fn list_intents(&self, _s: &Scope, _f: &IntentFilter) -> StoreResult<Page<PaymentIntent>> {
+    async fn get_intent_unscoped(&self, _id: &str) -> StoreResult<Option<PaymentIntent>> {
+        Err(StoreError::Unavailable("wip".into()))
+    }
+    async fn list_intents(
+        &self,
+        _s: &Scope,
+        _f: &IntentFilter,
+    ) -> StoreResult<Page<PaymentIntent>> {
         Err(StoreError::Unavailable("wip".into()))
     }
     async fn get_customer(&self, _s: &Scope, _id: &str) -> StoreResult<Option<Customer>> {
         Err(StoreError::Unavailable("wip".into()))
     }
-    async fn get_payment_method(&self, _s: &Scope, _id: &str) -> StoreResult<Option<SavedPaymentMethod>> {
+    async fn get_payment_method(
+        &self,
+        _s: &Scope,
+        _id: &str,
+    ) -> StoreResult<Option<SavedPaymentMethod>> {
         Err(StoreError::Unavailable("wip".into()))
     }
     async fn get_event(&self, _s: &Scope, _id: &str) -> StoreResult<Option<Event>> {
@@ -64,7 +77,11 @@ impl Store for PgStore {
     async fn list_events(&self, _s: &Scope, _f: &EventFilter) -> StoreResult<Page<Event>> {
         Err(StoreError::Unavailable("wip".into()))
     }
-    async fn get_idempotency(&self, _s: &Scope, _k: &str) -> StoreResult<Option<IdempotencyRecord>> {
+    async fn get_idempotency(
+        &self,
+        _s: &Scope,
+        _k: &str,
+    ) -> StoreResult<Option<IdempotencyRecord>> {
         Err(StoreError::Unavailable("wip".into()))
     }
     async fn commit(&self, _unit: UnitOfWork) -> StoreResult<()> {

@@ -49,7 +49,8 @@ impl SqliteStore {
         let conn = tokio::task::spawn_blocking(move || -> StoreResult<Connection> {
             let mut conn = Connection::open(&setup_path).map_err(unavailable)?;
             configure(&conn).map_err(unavailable)?;
-            conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(unavailable)?;
             run_migrations(&mut conn)?;
             Ok(conn)
         })
@@ -275,11 +276,14 @@ fn insert_api_key(conn: &Connection, key: &ApiKey) -> StoreResult<()> {
 
 /// Resolves a cursor (an object id) to its sequence number within the caller's scope.
 fn cursor_seq(conn: &Connection, table: &str, scope: &Scope, cursor: &str) -> StoreResult<i64> {
-    let sql = format!("SELECT seq FROM {table} WHERE id = ?1 AND merchant_id = ?2 AND livemode = ?3");
+    let sql =
+        format!("SELECT seq FROM {table} WHERE id = ?1 AND merchant_id = ?2 AND livemode = ?3");
     conn.prepare_cached(&sql)
         .and_then(|mut s| {
-            s.query_row(params![cursor, scope.merchant_id, scope.livemode], |r| r.get(0))
-                .optional()
+            s.query_row(params![cursor, scope.merchant_id, scope.livemode], |r| {
+                r.get(0)
+            })
+            .optional()
         })
         .map_err(unavailable)?
         .ok_or(StoreError::UnknownCursor)
@@ -408,8 +412,11 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(unavailable))
-            .await
+        self.read(|conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(unavailable)
+        })
+        .await
     }
 
     async fn create_merchant(&self, merchant: &Merchant, keys: &[ApiKey]) -> StoreResult<()> {
@@ -495,6 +502,19 @@ impl Store for SqliteStore {
                 conn,
                 "SELECT doc FROM payment_intents WHERE id = ?1 AND merchant_id = ?2 AND livemode = ?3",
                 &[&id, &scope.merchant_id, &scope.livemode],
+            )?;
+            docs.first().map(|d| from_doc(d)).transpose()
+        })
+        .await
+    }
+
+    async fn get_intent_unscoped(&self, id: &str) -> StoreResult<Option<PaymentIntent>> {
+        let id = id.to_owned();
+        self.read(move |conn| {
+            let docs = query_docs(
+                conn,
+                "SELECT doc FROM payment_intents WHERE id = ?1",
+                &[&id],
             )?;
             docs.first().map(|d| from_doc(d)).transpose()
         })

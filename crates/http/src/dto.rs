@@ -1,0 +1,354 @@
+//! Wire types: request bodies as they arrive and objects as the API shows them.
+//! Only this module knows the JSON shapes; the domain never serializes itself onto the wire.
+
+use std::collections::BTreeMap;
+
+use holdfast_domain::customer::{Customer, SavedPaymentMethod};
+use holdfast_domain::event::{Event, EventObject};
+use holdfast_domain::intent::{Action, PaymentIntent, RawMoney};
+use holdfast_domain::{Money, Timestamp};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+// ---- Requests ----------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoneyIn {
+    pub amount: i64,
+    pub currency: String,
+}
+
+impl From<MoneyIn> for RawMoney {
+    fn from(m: MoneyIn) -> RawMoney {
+        RawMoney {
+            amount: m.amount,
+            currency: m.currency,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateIntentBody {
+    pub amount_money: Option<MoneyIn>,
+    pub payment_method_types: Option<Vec<String>>,
+    pub capture_method: Option<String>,
+    #[serde(default)]
+    pub auto_confirm: bool,
+    pub payment_source_token: Option<String>,
+    pub customer_id: Option<String>,
+    pub description: Option<String>,
+    pub reference: Option<String>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmBody {
+    pub payment_source_token: Option<String>,
+    pub payment_method_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureBody {
+    pub amount_money: Option<MoneyIn>,
+    pub reference: Option<String>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelBody {
+    pub cancellation_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthenticateBody {
+    pub result: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCustomerBody {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavePaymentMethodBody {
+    pub payment_source_token: String,
+}
+
+// ---- Responses ---------------------------------------------------------------------------
+
+/// `{"data": …}`, the wrapper of every single-object answer.
+#[derive(Debug, Serialize)]
+pub struct Data<T> {
+    pub data: T,
+}
+
+/// A page of a list.
+#[derive(Debug, Serialize)]
+pub struct List<T> {
+    pub data: Vec<T>,
+    pub has_more: bool,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MoneyOut {
+    pub amount: i64,
+    pub currency: String,
+}
+
+impl From<Money> for MoneyOut {
+    fn from(m: Money) -> MoneyOut {
+        MoneyOut::new(m)
+    }
+}
+
+impl MoneyOut {
+    fn new(m: Money) -> MoneyOut {
+        MoneyOut {
+            amount: m.amount,
+            currency: m.currency.to_string(),
+        }
+    }
+}
+
+/// RFC 3339, UTC, whole seconds: `2026-07-03T02:57:20Z`.
+pub fn rfc3339(t: Timestamp) -> String {
+    OffsetDateTime::from_unix_timestamp(t.seconds())
+        .ok()
+        .and_then(|dt| dt.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .ok()
+        .map(|dt| Timestamp(dt.unix_timestamp()))
+}
+
+#[derive(Debug, Serialize)]
+pub struct PaymentErrorOut {
+    pub code: String,
+    pub decline_code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RedirectToUrl {
+    pub url: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NextActionOut {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub redirect_to_url: RedirectToUrl,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PaymentIntentOut {
+    pub payment_intent_id: String,
+    pub status: &'static str,
+    pub amount_money: MoneyOut,
+    pub capture_method: &'static str,
+    pub payment_method_types: Vec<String>,
+    pub authorized_amount_money: MoneyOut,
+    pub capturable_amount_money: MoneyOut,
+    pub captured_amount_money: MoneyOut,
+    pub released_amount_money: MoneyOut,
+    pub authorized_at: Option<String>,
+    pub authorization_expires_at: Option<String>,
+    pub captured_at: Option<String>,
+    pub canceled_at: Option<String>,
+    pub cancellation_reason: Option<&'static str>,
+    pub payment_method_brand: Option<String>,
+    pub payment_method_last_four: Option<String>,
+    pub payment_method_id: Option<String>,
+    pub customer_id: Option<String>,
+    pub last_payment_error: Option<PaymentErrorOut>,
+    pub next_action: Option<NextActionOut>,
+    pub description: Option<String>,
+    pub reference: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub source: String,
+    pub livemode: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&PaymentIntent> for PaymentIntentOut {
+    fn from(pi: &PaymentIntent) -> PaymentIntentOut {
+        let money = |amount| MoneyOut::new(pi.money(amount));
+        PaymentIntentOut {
+            payment_intent_id: pi.id.clone(),
+            status: pi.status.as_str(),
+            amount_money: MoneyOut::new(pi.amount),
+            capture_method: pi.capture_method.as_str(),
+            payment_method_types: pi.payment_method_types.clone(),
+            authorized_amount_money: money(pi.authorized),
+            capturable_amount_money: money(pi.capturable),
+            captured_amount_money: money(pi.captured),
+            released_amount_money: money(pi.released),
+            authorized_at: pi.authorized_at.map(rfc3339),
+            authorization_expires_at: pi.authorization_expires_at.map(rfc3339),
+            captured_at: pi.captured_at.map(rfc3339),
+            canceled_at: pi.canceled_at.map(rfc3339),
+            cancellation_reason: pi.cancellation_reason.map(|r| r.as_str()),
+            payment_method_brand: pi.card.as_ref().map(|c| c.brand.clone()),
+            payment_method_last_four: pi.card.as_ref().map(|c| c.last_four.clone()),
+            payment_method_id: pi.payment_method_id.clone(),
+            customer_id: pi.customer_id.clone(),
+            last_payment_error: pi.last_payment_error.as_ref().map(|e| PaymentErrorOut {
+                code: e.code.clone(),
+                decline_code: e.decline_code.clone(),
+                message: e.message.clone(),
+            }),
+            next_action: pi.next_action.as_ref().map(|a| NextActionOut {
+                kind: "redirect_to_url",
+                redirect_to_url: RedirectToUrl {
+                    url: a.redirect_url.clone(),
+                },
+            }),
+            description: pi.description.clone(),
+            reference: pi.reference.clone(),
+            metadata: pi.metadata.clone(),
+            source: pi.source.clone(),
+            livemode: pi.scope.livemode,
+            created_at: rfc3339(pi.created_at),
+            updated_at: rfc3339(pi.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClientConfirmation {
+    pub client_secret: String,
+    pub confirm_path: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CreatedIntentOut {
+    pub payment_intent: PaymentIntentOut,
+    pub client_confirmation: ClientConfirmation,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ActionOut {
+    pub action_id: String,
+    pub payment_intent_id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub amount_money: MoneyOut,
+    pub status: &'static str,
+    pub reference: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub request_id: Option<String>,
+    pub created_at: String,
+}
+
+impl ActionOut {
+    pub fn new(intent_id: &str, a: &Action) -> ActionOut {
+        ActionOut {
+            action_id: a.id.clone(),
+            payment_intent_id: intent_id.to_owned(),
+            kind: a.kind.as_str(),
+            amount_money: MoneyOut::new(a.amount),
+            status: a.status.as_str(),
+            reference: a.reference.clone(),
+            metadata: a.metadata.clone(),
+            request_id: a.request_id.clone(),
+            created_at: rfc3339(a.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct EventData {
+    pub object: PaymentIntentOut,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EventOut {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub created_at: String,
+    pub livemode: bool,
+    pub request_id: Option<String>,
+    pub data: EventData,
+}
+
+impl From<&Event> for EventOut {
+    fn from(e: &Event) -> EventOut {
+        let object = match &e.object {
+            EventObject::PaymentIntent(pi) => PaymentIntentOut::from(pi.as_ref()),
+        };
+        EventOut {
+            id: e.id.clone(),
+            kind: e.kind.as_str(),
+            created_at: rfc3339(e.created_at),
+            livemode: e.scope.livemode,
+            request_id: e.request_id.clone(),
+            data: EventData { object },
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct CustomerOut {
+    pub customer_id: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub livemode: bool,
+    pub created_at: String,
+}
+
+impl From<&Customer> for CustomerOut {
+    fn from(c: &Customer) -> CustomerOut {
+        CustomerOut {
+            customer_id: c.id.clone(),
+            email: c.email.clone(),
+            name: c.name.clone(),
+            metadata: c.metadata.clone(),
+            livemode: c.scope.livemode,
+            created_at: rfc3339(c.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct PaymentMethodOut {
+    pub payment_method_id: String,
+    pub customer_id: String,
+    pub brand: String,
+    pub last_four: String,
+    pub livemode: bool,
+    pub created_at: String,
+}
+
+impl From<&SavedPaymentMethod> for PaymentMethodOut {
+    fn from(m: &SavedPaymentMethod) -> PaymentMethodOut {
+        PaymentMethodOut {
+            payment_method_id: m.id.clone(),
+            customer_id: m.customer_id.clone(),
+            brand: m.card.brand.clone(),
+            last_four: m.card.last_four.clone(),
+            livemode: m.scope.livemode,
+            created_at: rfc3339(m.created_at),
+        }
+    }
+}

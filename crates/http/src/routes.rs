@@ -1,0 +1,20 @@
+//! The route table: one module per resource, merged here.
+
+mod customers;
+mod events;
+mod health;
+mod payment_intents;
+mod test_helpers;
+
+use axum::Router;
+
+use crate::AppState;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .merge(health::router())
+        .merge(payment_intents::router())
+        .merge(customers::router())
+        .merge(events::router())
+        .merge(test_helpers::router())
+}

@@ -1,0 +1,223 @@
+//! `/v1/payment-intents`: create, retrieve, list, confirm, capture, cancel, actions.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use holdfast_domain::intent::{CaptureMethod, CaptureRequest, CreateRequest, Status};
+use holdfast_service::{ConfirmCommand, CreateIntentCommand, CreatedIntent};
+use holdfast_store::IntentFilter;
+
+use crate::dto::{
+    ActionOut, CancelBody, CaptureBody, ClientConfirmation, ConfirmBody, CreateIntentBody,
+    CreatedIntentOut, Data, List, PaymentIntentOut, parse_rfc3339,
+};
+use crate::error::{ApiError, reply_response};
+use crate::extract::{Auth, Mutation, Query};
+use crate::routes::events::page_request;
+use crate::{AppState, render};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/payment-intents",
+            post(create_payment_intent).get(list_payment_intents),
+        )
+        .route("/v1/payment-intents/{id}", get(get_payment_intent))
+        .route(
+            "/v1/payment-intents/{id}/confirm",
+            post(confirm_payment_intent),
+        )
+        .route(
+            "/v1/payment-intents/{id}/capture",
+            post(capture_payment_intent),
+        )
+        .route(
+            "/v1/payment-intents/{id}/cancel",
+            post(cancel_payment_intent),
+        )
+        .route(
+            "/v1/payment-intents/{id}/actions",
+            get(list_payment_intent_actions),
+        )
+}
+
+fn intent_out(intent: &holdfast_domain::intent::PaymentIntent) -> PaymentIntentOut {
+    PaymentIntentOut::from(intent)
+}
+
+async fn create_payment_intent(
+    State(state): State<AppState>,
+    m: Mutation<CreateIntentBody>,
+) -> Result<Response, ApiError> {
+    let ctx = m.ctx(m.auth.key_only()?);
+    let body = m.body;
+    let cmd = CreateIntentCommand {
+        request: CreateRequest {
+            amount: body.amount_money.map(Into::into),
+            payment_method_types: body.payment_method_types,
+            capture_method: body.capture_method,
+            auto_confirm: body.auto_confirm,
+            has_payment_source: body.payment_source_token.is_some(),
+            description: body.description,
+            reference: body.reference,
+            metadata: body.metadata,
+            customer_id: body.customer_id,
+        },
+        payment_source_token: body.payment_source_token,
+    };
+    if let Some(customer_id) = &cmd.request.customer_id {
+        state
+            .app
+            .get_customer(&ctx.scope, customer_id)
+            .await
+            .map_err(|e| {
+                let mut api = ApiError::from(e);
+                api.param = Some("customer_id".into());
+                api
+            })?;
+    }
+    let app = &state.app;
+    let reply = app
+        .run(
+            &ctx,
+            || app.create_intent(&ctx, cmd.clone()),
+            render(StatusCode::CREATED, |created: &CreatedIntent| {
+                CreatedIntentOut {
+                    payment_intent: intent_out(&created.intent),
+                    client_confirmation: ClientConfirmation {
+                        client_secret: created.client_secret.clone(),
+                        confirm_path: format!("/v1/payment-intents/{}/confirm", created.intent.id),
+                    },
+                }
+            }),
+        )
+        .await;
+    Ok(reply_response(reply))
+}
+
+async fn get_payment_intent(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let scope = auth.for_intent(&id)?;
+    let intent = state.app.get_intent(scope, &id).await?;
+    Ok(Json(Data {
+        data: intent_out(&intent),
+    })
+    .into_response())
+}
+
+async fn list_payment_intents(
+    State(state): State<AppState>,
+    auth: Auth,
+    mut query: Query,
+) -> Result<Response, ApiError> {
+    let scope = auth.key_only()?;
+    let status = query.take_parsed("status", Status::parse, "a payment intent status")?;
+    let capture_method = query.take_parsed(
+        "capture_method",
+        CaptureMethod::parse,
+        "automatic or manual",
+    )?;
+    let time = "an RFC 3339 time such as 2026-07-03T02:57:20Z";
+    let created_after = query.take_parsed("created_after", parse_rfc3339, time)?;
+    let created_before = query.take_parsed("created_before", parse_rfc3339, time)?;
+    let expires_before = query.take_parsed("expires_before", parse_rfc3339, time)?;
+    let page = page_request(&mut query)?;
+    query.finish()?;
+    let filter = IntentFilter {
+        status,
+        capture_method,
+        created_after,
+        created_before,
+        expires_before,
+        now: state.app.now(),
+        page,
+    };
+    let page = state.app.list_intents(scope, filter).await?;
+    Ok(Json(List {
+        data: page.data.iter().map(intent_out).collect(),
+        has_more: page.has_more,
+        next_cursor: page.next_cursor,
+    })
+    .into_response())
+}
+
+async fn confirm_payment_intent(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    m: Mutation<ConfirmBody>,
+) -> Result<Response, ApiError> {
+    let ctx = m.ctx(m.auth.for_intent(&id)?);
+    let cmd = ConfirmCommand {
+        payment_source_token: m.body.payment_source_token,
+        payment_method_id: m.body.payment_method_id,
+    };
+    let app = &state.app;
+    let reply = app
+        .run(
+            &ctx,
+            || app.confirm_intent(&ctx, &id, cmd.clone()),
+            render(StatusCode::OK, intent_out),
+        )
+        .await;
+    Ok(reply_response(reply))
+}
+
+async fn capture_payment_intent(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    m: Mutation<CaptureBody>,
+) -> Result<Response, ApiError> {
+    let ctx = m.ctx(m.auth.key_only()?);
+    let req = CaptureRequest {
+        amount: m.body.amount_money.map(Into::into),
+        reference: m.body.reference,
+        metadata: m.body.metadata,
+    };
+    let app = &state.app;
+    let reply = app
+        .run(
+            &ctx,
+            || app.capture_intent(&ctx, &id, req.clone()),
+            render(StatusCode::OK, intent_out),
+        )
+        .await;
+    Ok(reply_response(reply))
+}
+
+async fn cancel_payment_intent(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    m: Mutation<CancelBody>,
+) -> Result<Response, ApiError> {
+    let ctx = m.ctx(m.auth.key_only()?);
+    let reason = m.body.cancellation_reason;
+    let app = &state.app;
+    let reply = app
+        .run(
+            &ctx,
+            || app.cancel_intent(&ctx, &id, reason.clone()),
+            render(StatusCode::OK, intent_out),
+        )
+        .await;
+    Ok(reply_response(reply))
+}
+
+async fn list_payment_intent_actions(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let scope = auth.key_only()?;
+    let intent = state.app.get_intent(scope, &id).await?;
+    let actions: Vec<ActionOut> = intent
+        .actions
+        .iter()
+        .map(|a| ActionOut::new(&intent.id, a))
+        .collect();
+    Ok(Json(Data { data: actions }).into_response())
+}

@@ -1,0 +1,330 @@
+//! Payment intent use cases: create, retrieve, list, confirm, authenticate, capture, cancel.
+//!
+//! Each mutating use case is the same four steps: load, decide (domain), call the processor if the
+//! decision needs it, and hand back the unit of work to commit. Processor calls carry a key made of
+//! the intent id, the operation and the version decided on, so a repeated call is the same call.
+
+use holdfast_domain::event::{Event, EventObject};
+use holdfast_domain::intent::{
+    self, CaptureRequest, CreateRequest, Ctx, PaymentIntent, Transition,
+};
+use holdfast_domain::{ErrorCode, Rejection, Scope};
+use holdfast_processor::{AuthenticateCall, AuthorizeCall, CaptureCall, VoidCall};
+use holdfast_store::{EventFilter, IntentFilter, Page, UnitOfWork};
+
+use crate::ids::{new_id, random_base62, sha256_hex};
+use crate::{Decision, Holdfast, RequestCtx, ServiceError};
+
+#[derive(Debug, Clone, Default)]
+pub struct CreateIntentCommand {
+    pub request: CreateRequest,
+    /// With `auto_confirm` (automatic capture only): the card to charge in the same call.
+    pub payment_source_token: Option<String>,
+}
+
+/// A new intent and its client secret, which exists in clear only in this answer.
+#[derive(Debug, Clone)]
+pub struct CreatedIntent {
+    pub intent: PaymentIntent,
+    pub client_secret: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ConfirmCommand {
+    pub payment_source_token: Option<String>,
+    pub payment_method_id: Option<String>,
+}
+
+impl Holdfast {
+    pub async fn get_intent(&self, scope: &Scope, id: &str) -> Result<PaymentIntent, ServiceError> {
+        let intent = self.load_intent(scope, id).await?;
+        Ok(intent.as_of(self.now()))
+    }
+
+    pub async fn list_intents(
+        &self,
+        scope: &Scope,
+        mut filter: IntentFilter,
+    ) -> Result<Page<PaymentIntent>, ServiceError> {
+        let now = self.now();
+        filter.now = now;
+        let mut page = self.store.list_intents(scope, &filter).await?;
+        for intent in &mut page.data {
+            *intent = intent.as_of(now);
+        }
+        Ok(page)
+    }
+
+    pub async fn get_event(&self, scope: &Scope, id: &str) -> Result<Event, ServiceError> {
+        self.store
+            .get_event(scope, id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(ErrorCode::EventNotFound, "event"))
+    }
+
+    pub async fn list_events(
+        &self,
+        scope: &Scope,
+        filter: EventFilter,
+    ) -> Result<Page<Event>, ServiceError> {
+        Ok(self.store.list_events(scope, &filter).await?)
+    }
+
+    async fn load_intent(&self, scope: &Scope, id: &str) -> Result<PaymentIntent, ServiceError> {
+        self.store.get_intent(scope, id).await?.ok_or_else(|| {
+            ServiceError::not_found(ErrorCode::PaymentIntentNotFound, "payment intent")
+        })
+    }
+
+    pub async fn create_intent(
+        &self,
+        ctx: &RequestCtx,
+        cmd: CreateIntentCommand,
+    ) -> Result<Decision<CreatedIntent>, ServiceError> {
+        let now = self.now();
+        let id = new_id("pi");
+        let client_secret = format!("{id}_secret_{}", random_base62(24));
+        let auto_confirm = cmd.request.auto_confirm;
+        let mut request = cmd.request;
+        request.has_payment_source = cmd.payment_source_token.is_some();
+        let created = intent::create(
+            id,
+            ctx.scope.clone(),
+            sha256_hex(client_secret.as_bytes()),
+            request,
+            now,
+        )?;
+        let mut events = self.events(ctx, &created);
+        let mut intent = created.intent;
+        let mut outcome = Ok(());
+        if auto_confirm && let Some(token) = cmd.payment_source_token {
+            let confirmed = self.authorize(ctx, &intent, token, None).await?;
+            events.extend(self.events(ctx, &confirmed));
+            outcome = declined(&confirmed);
+            intent = confirmed.intent;
+            // Created and confirmed in one call, the intent is first stored in its confirmed state.
+            intent.version = 1;
+        }
+        let unit = UnitOfWork {
+            intents: vec![intent.clone()],
+            events,
+            ..UnitOfWork::default()
+        };
+        Ok(Decision {
+            unit,
+            outcome: outcome.map(|()| CreatedIntent {
+                intent,
+                client_secret,
+            }),
+        })
+    }
+
+    pub async fn confirm_intent(
+        &self,
+        ctx: &RequestCtx,
+        id: &str,
+        cmd: ConfirmCommand,
+    ) -> Result<Decision<PaymentIntent>, ServiceError> {
+        let current = self.load_intent(&ctx.scope, id).await?;
+        intent::check_confirm(&current)?;
+        let (token, payment_method_id) = match (cmd.payment_source_token, cmd.payment_method_id) {
+            (Some(token), None) => (token, None),
+            (None, Some(pm_id)) => {
+                let method = self
+                    .store
+                    .get_payment_method(&ctx.scope, &pm_id)
+                    .await?
+                    .ok_or_else(|| {
+                        Rejection::param(
+                            ErrorCode::PaymentMethodNotFound,
+                            "payment_method_id",
+                            "no such payment method",
+                        )
+                    })?;
+                (method.processor_token, Some(method.id))
+            }
+            (None, None) => {
+                return Err(Rejection::param(
+                    ErrorCode::MissingParameter,
+                    "payment_source_token",
+                    "confirm needs a payment_source_token or a payment_method_id",
+                )
+                .into());
+            }
+            (Some(_), Some(_)) => {
+                return Err(Rejection::param(
+                    ErrorCode::InvalidParameter,
+                    "payment_method_id",
+                    "give a payment_source_token or a payment_method_id, not both",
+                )
+                .into());
+            }
+        };
+        let token_param = if payment_method_id.is_some() {
+            "payment_method_id"
+        } else {
+            "payment_source_token"
+        };
+        let transition = self
+            .authorize(ctx, &current, token, payment_method_id)
+            .await
+            .map_err(|e| match e {
+                ServiceError::Rejected(r) if r.code == ErrorCode::InvalidPaymentSourceToken => {
+                    Rejection::param(r.code, token_param, r.message).into()
+                }
+                other => other,
+            })?;
+        Ok(self.decision(ctx, transition))
+    }
+
+    /// Places the hold (or charges, for automatic capture) and applies the processor's answer.
+    async fn authorize(
+        &self,
+        ctx: &RequestCtx,
+        current: &PaymentIntent,
+        token: String,
+        payment_method_id: Option<String>,
+    ) -> Result<Transition, ServiceError> {
+        let processor = self.processor(&ctx.scope)?;
+        let result = processor
+            .authorize(AuthorizeCall {
+                idempotency_key: format!("{}:authorize:{}", current.id, current.version),
+                token,
+                amount: current.amount,
+                capture: current.capture_method == intent::CaptureMethod::Automatic,
+                now: self.now(),
+            })
+            .await
+            .map_err(|e| ServiceError::from_processor(e, "payment_source_token"))?;
+        Ok(self.apply(ctx, |c| {
+            intent::apply_authorization(current, result, payment_method_id, c)
+        }))
+    }
+
+    /// Test mode: the buyer finishes (or fails) 3D Secure.
+    pub async fn authenticate_intent(
+        &self,
+        ctx: &RequestCtx,
+        id: &str,
+        succeeded: bool,
+    ) -> Result<Decision<PaymentIntent>, ServiceError> {
+        let current = self.load_intent(&ctx.scope, id).await?;
+        intent::check_authenticate(&current)?;
+        let processor = self.processor(&ctx.scope)?;
+        let result = processor
+            .authenticate(AuthenticateCall {
+                idempotency_key: format!("{}:authenticate:{}", current.id, current.version),
+                processor_ref: current.processor_ref.clone().unwrap_or_default(),
+                amount: current.amount,
+                capture: current.capture_method == intent::CaptureMethod::Automatic,
+                succeeded,
+                now: self.now(),
+            })
+            .await
+            .map_err(|e| ServiceError::from_processor(e, "payment_source_token"))?;
+        let transition = self.apply(ctx, |c| {
+            intent::apply_authorization(&current, result, None, c)
+        });
+        // Failed authentication is an answer, not an error, for the test helper that asked for it.
+        let unit = self.unit(ctx, &transition);
+        Ok(Decision::answer(unit, transition.intent))
+    }
+
+    pub async fn capture_intent(
+        &self,
+        ctx: &RequestCtx,
+        id: &str,
+        req: CaptureRequest,
+    ) -> Result<Decision<PaymentIntent>, ServiceError> {
+        let current = self.load_intent(&ctx.scope, id).await?;
+        let amount = intent::decide_capture(&current, &req, self.now())?;
+        let processor = self.processor(&ctx.scope)?;
+        processor
+            .capture(CaptureCall {
+                idempotency_key: format!("{}:capture", current.id),
+                processor_ref: current.processor_ref.clone().unwrap_or_default(),
+                amount,
+            })
+            .await
+            .map_err(|e| ServiceError::from_processor(e, "payment_source_token"))?;
+        let transition = self.apply(ctx, |c| intent::apply_capture(&current, amount, &req, c));
+        Ok(self.decision(ctx, transition))
+    }
+
+    pub async fn cancel_intent(
+        &self,
+        ctx: &RequestCtx,
+        id: &str,
+        reason: Option<String>,
+    ) -> Result<Decision<PaymentIntent>, ServiceError> {
+        let current = self.load_intent(&ctx.scope, id).await?;
+        let plan = intent::decide_cancel(&current, reason.as_deref(), self.now())?;
+        if plan.voids_hold {
+            let processor = self.processor(&ctx.scope)?;
+            processor
+                .void(VoidCall {
+                    idempotency_key: format!("{}:void", current.id),
+                    processor_ref: current.processor_ref.clone().unwrap_or_default(),
+                })
+                .await
+                .map_err(|e| ServiceError::from_processor(e, "payment_source_token"))?;
+        }
+        let transition = self.apply(ctx, |c| intent::apply_cancel(&current, plan, c));
+        Ok(self.decision(ctx, transition))
+    }
+
+    /// Runs a domain transition with this request's time, request id and id source.
+    fn apply(&self, ctx: &RequestCtx, f: impl FnOnce(&mut Ctx<'_>) -> Transition) -> Transition {
+        let mut new_id = |prefix: &'static str| new_id(prefix);
+        let mut c = Ctx {
+            now: self.now(),
+            request_id: Some(&ctx.request_id),
+            new_id: &mut new_id,
+        };
+        f(&mut c)
+    }
+
+    fn events(&self, ctx: &RequestCtx, transition: &Transition) -> Vec<Event> {
+        transition
+            .events
+            .iter()
+            .map(|kind| Event {
+                id: new_id("evt"),
+                scope: ctx.scope.clone(),
+                kind: *kind,
+                created_at: transition.intent.updated_at,
+                request_id: Some(ctx.request_id.clone()),
+                object: EventObject::PaymentIntent(Box::new(transition.intent.clone())),
+            })
+            .collect()
+    }
+
+    fn unit(&self, ctx: &RequestCtx, transition: &Transition) -> UnitOfWork {
+        UnitOfWork {
+            intents: vec![transition.intent.clone()],
+            events: self.events(ctx, transition),
+            ..UnitOfWork::default()
+        }
+    }
+
+    /// The unit for a transition, answered with the intent, or with the decline it records.
+    fn decision(&self, ctx: &RequestCtx, transition: Transition) -> Decision<PaymentIntent> {
+        let unit = self.unit(ctx, &transition);
+        let outcome = declined(&transition).map(|()| transition.intent);
+        Decision { unit, outcome }
+    }
+}
+
+/// A transition that recorded a decline answers with the decline.
+fn declined(transition: &Transition) -> Result<(), ServiceError> {
+    match (
+        &transition.intent.last_payment_error,
+        transition.intent.status,
+    ) {
+        (Some(error), intent::Status::RequiresPaymentMethod) => Err(ServiceError::Declined {
+            intent: Box::new(transition.intent.clone()),
+            error: error.clone(),
+        }),
+        _ => Ok(()),
+    }
+}
