@@ -1,0 +1,6 @@
+//! Holdfast's API tests: one binary, a real server per test, real HTTP, both backends.
+
+mod helpers;
+
+mod cli;
+mod foundation;
