@@ -1,25 +1,389 @@
 //! The PostgreSQL store, for several `holdfast` processes sharing one database.
+//!
+//! A pool of `tokio-postgres` connections (no TLS) serves every call; each statement is prepared once
+//! per connection and cached. A [`UnitOfWork`] is one transaction, and concurrency control is the
+//! same as SQLite's: an intent update names the version it was computed from, so of two writers
+//! racing on one intent the second changes no row and its whole unit rolls back as
+//! [`StoreError::Conflict`]. A duplicate key (a replayed idempotency key, an id already taken) is a
+//! conflict too. Migrations run at open, each in its own transaction under an advisory lock, so
+//! processes starting together on one database apply each migration exactly once.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod};
 use holdfast_domain::customer::{Customer, SavedPaymentMethod};
 use holdfast_domain::event::Event;
-use holdfast_domain::intent::PaymentIntent;
+use holdfast_domain::intent::{PaymentIntent, Status};
 use holdfast_domain::{Scope, Timestamp};
+use serde::de::DeserializeOwned;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{FromSql, ToSql};
+use tokio_postgres::{NoTls, Row};
 
+use crate::model::{IntentColumns, from_doc, paginate, to_doc};
 use crate::{
     ApiKey, EventFilter, IdempotencyRecord, IntentFilter, Merchant, Page, Store, StoreError,
-    StoreResult, UnitOfWork,
+    StoreResult, UnitOfWork, migrate,
 };
 
+/// Connections per process.
+const POOL_MAX: usize = 16;
+/// Used when the URL sets no `connect_timeout`, so an unreachable server fails instead of hanging.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The advisory lock key migrations hold: "holdfast" in ASCII. Anything else that changes the
+/// schema (a manual fix, another tool) can take it too, to keep out of the way of starting processes.
+pub const MIGRATION_LOCK: i64 = 0x686f_6c64_6661_7374;
+
 #[derive(Debug)]
-pub struct PgStore {}
+pub struct PgStore {
+    pool: Pool,
+}
 
 impl PgStore {
-    pub async fn open(_url: &str) -> StoreResult<PgStore> {
-        Err(StoreError::Unavailable(
-            "PostgreSQL store not built yet".into(),
-        ))
+    /// Connects to the database `url` names (`postgres://user:password@host:port/dbname`, or the
+    /// `key=value` form) and applies any migration it lacks.
+    pub async fn open(url: &str) -> StoreResult<PgStore> {
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_MAX)
+            .build()
+            .map_err(|e| StoreError::Unavailable(describe(&e)))?;
+        let store = PgStore { pool };
+        store.run_migrations().await?;
+        Ok(store)
     }
+
+    async fn client(&self) -> StoreResult<deadpool_postgres::Client> {
+        self.pool.get().await.map_err(pool_error)
+    }
+
+    /// Creates `schema_migrations`, then applies each missing migration in its own transaction.
+    /// Every step holds the migration lock, so concurrent openers wait instead of racing.
+    async fn run_migrations(&self) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        lock_migrations(&tx).await?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version BIGINT PRIMARY KEY,
+                name TEXT NOT NULL,
+                applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        )
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+
+        for migration in migrate::POSTGRES {
+            let tx = client.transaction().await.map_err(db_error)?;
+            lock_migrations(&tx).await?;
+            let applied = query(
+                &tx,
+                "SELECT version FROM schema_migrations WHERE version = $1",
+                &[&migration.version],
+            )
+            .await?;
+            if applied.is_empty() {
+                tx.batch_execute(migration.sql).await.map_err(db_error)?;
+                execute(
+                    &tx,
+                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                    &[&migration.version, &migration.name],
+                )
+                .await?;
+                tracing::info!(
+                    version = migration.version,
+                    name = migration.name,
+                    "applied migration"
+                );
+            }
+            tx.commit().await.map_err(db_error)?;
+        }
+        Ok(())
+    }
+}
+
+/// Takes the migration lock until the end of the current transaction.
+async fn lock_migrations(tx: &impl GenericClient) -> StoreResult<()> {
+    query(tx, "SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+    Ok(())
+}
+
+/// The message of an error and of every error behind it: `tokio-postgres` keeps the server's
+/// words in the source of a terse "db error".
+fn describe(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+/// Maps a failure to get a connection: the server's error when there is one, else the pool's.
+fn pool_error(e: PoolError) -> StoreError {
+    match e {
+        PoolError::Backend(e) => db_error(e),
+        other => StoreError::Unavailable(other.to_string()),
+    }
+}
+
+/// Maps a database error: a unique violation means another write got there first; anything else
+/// means the database could not do what was asked.
+fn db_error(e: tokio_postgres::Error) -> StoreError {
+    if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+        StoreError::Conflict
+    } else {
+        StoreError::Unavailable(describe(&e))
+    }
+}
+
+/// Runs a statement that returns no rows; answers how many rows it changed.
+async fn execute(
+    client: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> StoreResult<u64> {
+    let statement = client.prepare_cached(sql).await.map_err(db_error)?;
+    client.execute(&statement, params).await.map_err(db_error)
+}
+
+async fn query(
+    client: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> StoreResult<Vec<Row>> {
+    let statement = client.prepare_cached(sql).await.map_err(db_error)?;
+    client.query(&statement, params).await.map_err(db_error)
+}
+
+/// Reads one column, reporting a value of the wrong type as corrupt data rather than panicking.
+fn column<'a, T: FromSql<'a>>(row: &'a Row, index: usize) -> StoreResult<T> {
+    row.try_get(index)
+        .map_err(|e| StoreError::Corrupt(describe(&e)))
+}
+
+/// Decodes rows whose first column is a JSON document.
+fn docs<T: DeserializeOwned>(rows: &[Row]) -> StoreResult<Vec<T>> {
+    rows.iter().map(|row| from_doc(column(row, 0)?)).collect()
+}
+
+/// The document of the object `id` in `scope`, from one of the tables that store documents.
+async fn get_doc<T: DeserializeOwned>(
+    client: &impl GenericClient,
+    sql: &str,
+    scope: &Scope,
+    id: &str,
+) -> StoreResult<Option<T>> {
+    let rows = query(client, sql, &[&id, &scope.merchant_id, &scope.livemode]).await?;
+    Ok(docs(&rows)?.into_iter().next())
+}
+
+/// Resolves a cursor (an object id) to its sequence number within the caller's scope.
+async fn cursor_seq(
+    client: &impl GenericClient,
+    table: &str,
+    scope: &Scope,
+    cursor: &str,
+) -> StoreResult<i64> {
+    let sql =
+        format!("SELECT seq FROM {table} WHERE id = $1 AND merchant_id = $2 AND livemode = $3");
+    let rows = query(
+        client,
+        &sql,
+        &[&cursor, &scope.merchant_id, &scope.livemode],
+    )
+    .await?;
+    match rows.first() {
+        Some(row) => column(row, 0),
+        None => Err(StoreError::UnknownCursor),
+    }
+}
+
+/// A statement assembled from optional filters, its parameters numbered as they are added.
+struct Query {
+    sql: String,
+    params: Vec<Box<dyn ToSql + Sync + Send>>,
+}
+
+impl Query {
+    fn new(sql: &str) -> Query {
+        Query {
+            sql: sql.to_owned(),
+            params: Vec::new(),
+        }
+    }
+
+    /// Appends `clause`, in which `$` stands for `value`.
+    fn push(&mut self, clause: &str, value: impl ToSql + Sync + Send + 'static) {
+        self.params.push(Box::new(value));
+        let placeholder = format!("${}", self.params.len());
+        self.sql.push_str(&clause.replace('$', &placeholder));
+    }
+
+    async fn rows(&self, client: &impl GenericClient) -> StoreResult<Vec<Row>> {
+        let params: Vec<&(dyn ToSql + Sync)> = self
+            .params
+            .iter()
+            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect();
+        query(client, &self.sql, &params).await
+    }
+}
+
+fn api_key_row(row: &Row) -> StoreResult<ApiKey> {
+    Ok(ApiKey {
+        hash: column(row, 0)?,
+        prefix: column(row, 1)?,
+        merchant_id: column(row, 2)?,
+        livemode: column(row, 3)?,
+        created_at: Timestamp(column(row, 4)?),
+        revoked_at: column::<Option<i64>>(row, 5)?.map(Timestamp),
+    })
+}
+
+async fn insert_api_key(client: &impl GenericClient, key: &ApiKey) -> StoreResult<()> {
+    execute(
+        client,
+        "INSERT INTO api_keys (hash, prefix, merchant_id, livemode, created_at, revoked_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &key.hash,
+            &key.prefix,
+            &key.merchant_id,
+            &key.livemode,
+            &key.created_at.seconds(),
+            &key.revoked_at.map(Timestamp::seconds),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn write_unit(client: &impl GenericClient, unit: &UnitOfWork) -> StoreResult<()> {
+    for intent in &unit.intents {
+        let c = IntentColumns::of(intent);
+        let doc = to_doc(intent)?;
+        if c.version == 1 {
+            execute(
+                client,
+                "INSERT INTO payment_intents
+                 (id, merchant_id, livemode, status, capture_method, created_at, expires_at, version, doc)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                &[
+                    &c.id,
+                    &c.merchant_id,
+                    &c.livemode,
+                    &c.status,
+                    &c.capture_method,
+                    &c.created_at,
+                    &c.expires_at,
+                    &c.version,
+                    &doc,
+                ],
+            )
+            .await?;
+        } else {
+            let changed = execute(
+                client,
+                "UPDATE payment_intents SET status = $1, expires_at = $2, version = $3, doc = $4
+                 WHERE id = $5 AND version = $6",
+                &[
+                    &c.status,
+                    &c.expires_at,
+                    &c.version,
+                    &doc,
+                    &c.id,
+                    &(c.version - 1),
+                ],
+            )
+            .await?;
+            if changed != 1 {
+                return Err(StoreError::Conflict);
+            }
+        }
+    }
+    for customer in &unit.customers {
+        execute(
+            client,
+            "INSERT INTO customers (id, merchant_id, livemode, created_at, doc)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &customer.id,
+                &customer.scope.merchant_id,
+                &customer.scope.livemode,
+                &customer.created_at.seconds(),
+                &to_doc(customer)?,
+            ],
+        )
+        .await?;
+    }
+    for method in &unit.payment_methods {
+        execute(
+            client,
+            "INSERT INTO payment_methods (id, merchant_id, livemode, customer_id, created_at, doc)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &method.id,
+                &method.scope.merchant_id,
+                &method.scope.livemode,
+                &method.customer_id,
+                &method.created_at.seconds(),
+                &to_doc(method)?,
+            ],
+        )
+        .await?;
+    }
+    for event in &unit.events {
+        execute(
+            client,
+            "INSERT INTO events (id, merchant_id, livemode, type, payment_intent_id, created_at, doc)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &event.id,
+                &event.scope.merchant_id,
+                &event.scope.livemode,
+                &event.kind.as_str(),
+                &event.payment_intent_id(),
+                &event.created_at.seconds(),
+                &to_doc(event)?,
+            ],
+        )
+        .await?;
+    }
+    if let Some(record) = &unit.idempotency {
+        execute(
+            client,
+            "INSERT INTO idempotency_keys
+             (merchant_id, livemode, key, fingerprint, status_code, body, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &record.scope.merchant_id,
+                &record.scope.livemode,
+                &record.key,
+                &record.fingerprint,
+                &i64::from(record.status_code),
+                &record.body,
+                &record.created_at.seconds(),
+            ],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -27,64 +391,254 @@ impl Store for PgStore {
     fn backend(&self) -> &'static str {
         "postgres"
     }
+
     async fn ping(&self) -> StoreResult<()> {
-        Err(StoreError::Unavailable("wip".into()))
+        let client = self.client().await?;
+        query(&client, "SELECT 1", &[]).await?;
+        Ok(())
     }
-    async fn create_merchant(&self, _m: &Merchant, _k: &[ApiKey]) -> StoreResult<()> {
-        Err(StoreError::Unavailable("wip".into()))
+
+    async fn create_merchant(&self, merchant: &Merchant, keys: &[ApiKey]) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        execute(
+            &tx,
+            "INSERT INTO merchants (id, name, created_at) VALUES ($1, $2, $3)",
+            &[&merchant.id, &merchant.name, &merchant.created_at.seconds()],
+        )
+        .await?;
+        for key in keys {
+            insert_api_key(&tx, key).await?;
+        }
+        // On an early return the transaction is dropped unfinished, which rolls it back.
+        tx.commit().await.map_err(db_error)
     }
+
     async fn merchant_count(&self) -> StoreResult<u64> {
-        Err(StoreError::Unavailable("wip".into()))
+        let client = self.client().await?;
+        let rows = query(&client, "SELECT COUNT(*) FROM merchants", &[]).await?;
+        let count: i64 = match rows.first() {
+            Some(row) => column(row, 0)?,
+            None => 0,
+        };
+        Ok(count.max(0).unsigned_abs())
     }
-    async fn get_merchant(&self, _id: &str) -> StoreResult<Option<Merchant>> {
-        Err(StoreError::Unavailable("wip".into()))
+
+    async fn get_merchant(&self, id: &str) -> StoreResult<Option<Merchant>> {
+        let client = self.client().await?;
+        let rows = query(
+            &client,
+            "SELECT id, name, created_at FROM merchants WHERE id = $1",
+            &[&id],
+        )
+        .await?;
+        rows.first()
+            .map(|row| {
+                Ok(Merchant {
+                    id: column(row, 0)?,
+                    name: column(row, 1)?,
+                    created_at: Timestamp(column(row, 2)?),
+                })
+            })
+            .transpose()
     }
-    async fn insert_api_key(&self, _key: &ApiKey) -> StoreResult<()> {
-        Err(StoreError::Unavailable("wip".into()))
+
+    async fn insert_api_key(&self, key: &ApiKey) -> StoreResult<()> {
+        let client = self.client().await?;
+        insert_api_key(&client, key).await
     }
-    async fn api_keys_by_prefix(&self, _prefix: &str) -> StoreResult<Vec<ApiKey>> {
-        Err(StoreError::Unavailable("wip".into()))
+
+    async fn api_keys_by_prefix(&self, prefix: &str) -> StoreResult<Vec<ApiKey>> {
+        let client = self.client().await?;
+        let rows = query(
+            &client,
+            "SELECT hash, prefix, merchant_id, livemode, created_at, revoked_at
+             FROM api_keys WHERE prefix = $1",
+            &[&prefix],
+        )
+        .await?;
+        rows.iter().map(api_key_row).collect()
     }
-    async fn revoke_api_keys(&self, _prefix: &str, _now: Timestamp) -> StoreResult<u64> {
-        Err(StoreError::Unavailable("wip".into()))
+
+    async fn revoke_api_keys(&self, prefix: &str, now: Timestamp) -> StoreResult<u64> {
+        let client = self.client().await?;
+        execute(
+            &client,
+            "UPDATE api_keys SET revoked_at = $1 WHERE prefix = $2 AND revoked_at IS NULL",
+            &[&now.seconds(), &prefix],
+        )
+        .await
     }
-    async fn get_intent(&self, _s: &Scope, _id: &str) -> StoreResult<Option<PaymentIntent>> {
-        Err(StoreError::Unavailable("wip".into()))
+
+    async fn get_intent(&self, scope: &Scope, id: &str) -> StoreResult<Option<PaymentIntent>> {
+        let client = self.client().await?;
+        get_doc(
+            &client,
+            "SELECT doc FROM payment_intents WHERE id = $1 AND merchant_id = $2 AND livemode = $3",
+            scope,
+            id,
+        )
+        .await
     }
-    async fn get_intent_unscoped(&self, _id: &str) -> StoreResult<Option<PaymentIntent>> {
-        Err(StoreError::Unavailable("wip".into()))
+
+    async fn get_intent_unscoped(&self, id: &str) -> StoreResult<Option<PaymentIntent>> {
+        let client = self.client().await?;
+        let rows = query(
+            &client,
+            "SELECT doc FROM payment_intents WHERE id = $1",
+            &[&id],
+        )
+        .await?;
+        Ok(docs(&rows)?.into_iter().next())
     }
+
     async fn list_intents(
         &self,
-        _s: &Scope,
-        _f: &IntentFilter,
+        scope: &Scope,
+        filter: &IntentFilter,
     ) -> StoreResult<Page<PaymentIntent>> {
-        Err(StoreError::Unavailable("wip".into()))
+        let client = self.client().await?;
+        let before_seq = match &filter.page.cursor {
+            Some(cursor) => cursor_seq(&client, "payment_intents", scope, cursor).await?,
+            None => i64::MAX,
+        };
+        let now = filter.now.seconds();
+        let mut q = Query::new("SELECT doc FROM payment_intents");
+        q.push(" WHERE merchant_id = $", scope.merchant_id.clone());
+        q.push(" AND livemode = $", scope.livemode);
+        q.push(" AND seq < $", before_seq);
+        // A hold past its deadline is expired as of `now`, whatever the stored status says.
+        match filter.status {
+            Some(Status::RequiresCapture) => q.push(
+                " AND status = 'requires_capture' AND (expires_at IS NULL OR expires_at >= $)",
+                now,
+            ),
+            Some(Status::Expired) => q.push(
+                " AND (status = 'expired' OR (status = 'requires_capture' AND expires_at < $))",
+                now,
+            ),
+            Some(status) => q.push(" AND status = $", status.as_str()),
+            None => {}
+        }
+        if let Some(method) = filter.capture_method {
+            q.push(" AND capture_method = $", method.as_str());
+        }
+        if let Some(t) = filter.created_after {
+            q.push(" AND created_at > $", t.seconds());
+        }
+        if let Some(t) = filter.created_before {
+            q.push(" AND created_at < $", t.seconds());
+        }
+        if let Some(t) = filter.expires_before {
+            q.push(" AND expires_at < $", t.seconds());
+        }
+        q.push(
+            " ORDER BY seq DESC LIMIT $",
+            i64::from(filter.page.limit) + 1,
+        );
+        let rows = docs(&q.rows(&client).await?)?;
+        Ok(paginate(rows, filter.page.limit, |i: &PaymentIntent| &i.id))
     }
-    async fn get_customer(&self, _s: &Scope, _id: &str) -> StoreResult<Option<Customer>> {
-        Err(StoreError::Unavailable("wip".into()))
+
+    async fn get_customer(&self, scope: &Scope, id: &str) -> StoreResult<Option<Customer>> {
+        let client = self.client().await?;
+        get_doc(
+            &client,
+            "SELECT doc FROM customers WHERE id = $1 AND merchant_id = $2 AND livemode = $3",
+            scope,
+            id,
+        )
+        .await
     }
+
     async fn get_payment_method(
         &self,
-        _s: &Scope,
-        _id: &str,
+        scope: &Scope,
+        id: &str,
     ) -> StoreResult<Option<SavedPaymentMethod>> {
-        Err(StoreError::Unavailable("wip".into()))
+        let client = self.client().await?;
+        get_doc(
+            &client,
+            "SELECT doc FROM payment_methods WHERE id = $1 AND merchant_id = $2 AND livemode = $3",
+            scope,
+            id,
+        )
+        .await
     }
-    async fn get_event(&self, _s: &Scope, _id: &str) -> StoreResult<Option<Event>> {
-        Err(StoreError::Unavailable("wip".into()))
+
+    async fn get_event(&self, scope: &Scope, id: &str) -> StoreResult<Option<Event>> {
+        let client = self.client().await?;
+        get_doc(
+            &client,
+            "SELECT doc FROM events WHERE id = $1 AND merchant_id = $2 AND livemode = $3",
+            scope,
+            id,
+        )
+        .await
     }
-    async fn list_events(&self, _s: &Scope, _f: &EventFilter) -> StoreResult<Page<Event>> {
-        Err(StoreError::Unavailable("wip".into()))
+
+    async fn list_events(&self, scope: &Scope, filter: &EventFilter) -> StoreResult<Page<Event>> {
+        let client = self.client().await?;
+        let before_seq = match &filter.page.cursor {
+            Some(cursor) => cursor_seq(&client, "events", scope, cursor).await?,
+            None => i64::MAX,
+        };
+        let mut q = Query::new("SELECT doc FROM events");
+        q.push(" WHERE merchant_id = $", scope.merchant_id.clone());
+        q.push(" AND livemode = $", scope.livemode);
+        q.push(" AND seq < $", before_seq);
+        if let Some(kind) = filter.kind {
+            q.push(" AND type = $", kind.as_str());
+        }
+        if let Some(intent_id) = &filter.payment_intent_id {
+            q.push(" AND payment_intent_id = $", intent_id.clone());
+        }
+        q.push(
+            " ORDER BY seq DESC LIMIT $",
+            i64::from(filter.page.limit) + 1,
+        );
+        let rows = docs(&q.rows(&client).await?)?;
+        Ok(paginate(rows, filter.page.limit, |e: &Event| &e.id))
     }
+
     async fn get_idempotency(
         &self,
-        _s: &Scope,
-        _k: &str,
+        scope: &Scope,
+        key: &str,
     ) -> StoreResult<Option<IdempotencyRecord>> {
-        Err(StoreError::Unavailable("wip".into()))
+        let client = self.client().await?;
+        let rows = query(
+            &client,
+            "SELECT fingerprint, status_code, body, created_at FROM idempotency_keys
+             WHERE merchant_id = $1 AND livemode = $2 AND key = $3",
+            &[&scope.merchant_id, &scope.livemode, &key],
+        )
+        .await?;
+        rows.first()
+            .map(|row| {
+                let status_code: i64 = column(row, 1)?;
+                Ok(IdempotencyRecord {
+                    scope: scope.clone(),
+                    key: key.to_owned(),
+                    fingerprint: column(row, 0)?,
+                    status_code: u16::try_from(status_code).map_err(|_| {
+                        StoreError::Corrupt(format!("status code {status_code} out of range"))
+                    })?,
+                    body: column(row, 2)?,
+                    created_at: Timestamp(column(row, 3)?),
+                })
+            })
+            .transpose()
     }
-    async fn commit(&self, _unit: UnitOfWork) -> StoreResult<()> {
-        Err(StoreError::Unavailable("wip".into()))
+
+    async fn commit(&self, unit: UnitOfWork) -> StoreResult<()> {
+        if unit.is_empty() {
+            return Ok(());
+        }
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        // On an error the transaction is dropped unfinished, which rolls it back: nothing is written.
+        write_unit(&tx, &unit).await?;
+        tx.commit().await.map_err(db_error)
     }
 }

@@ -226,10 +226,12 @@ fn poisoned() -> StoreError {
 }
 
 /// Maps a write error: a unique or primary key violation means another write got there first.
+/// Any other constraint failure is a bug or a damaged database, as on PostgreSQL.
 fn write_error(e: rusqlite::Error) -> StoreError {
     match &e {
         rusqlite::Error::SqliteFailure(err, _)
-            if err.code == rusqlite::ErrorCode::ConstraintViolation =>
+            if err.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || err.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
         {
             StoreError::Conflict
         }
@@ -334,6 +336,7 @@ fn write_unit(conn: &Connection, unit: &UnitOfWork) -> StoreResult<()> {
         }
     }
     for customer in &unit.customers {
+        let customer_doc = to_doc(customer)?;
         conn.prepare_cached(
             "INSERT INTO customers (id, merchant_id, livemode, created_at, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
         )
@@ -343,12 +346,13 @@ fn write_unit(conn: &Connection, unit: &UnitOfWork) -> StoreResult<()> {
                 customer.scope.merchant_id,
                 customer.scope.livemode,
                 customer.created_at.seconds(),
-                to_doc(customer).unwrap_or_default()
+                customer_doc
             ])
         })
         .map_err(write_error)?;
     }
     for method in &unit.payment_methods {
+        let method_doc = to_doc(method)?;
         conn.prepare_cached(
             "INSERT INTO payment_methods (id, merchant_id, livemode, customer_id, created_at, doc)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -360,12 +364,13 @@ fn write_unit(conn: &Connection, unit: &UnitOfWork) -> StoreResult<()> {
                 method.scope.livemode,
                 method.customer_id,
                 method.created_at.seconds(),
-                to_doc(method).unwrap_or_default()
+                method_doc
             ])
         })
         .map_err(write_error)?;
     }
     for event in &unit.events {
+        let event_doc = to_doc(event)?;
         conn.prepare_cached(
             "INSERT INTO events (id, merchant_id, livemode, type, payment_intent_id, created_at, doc)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -378,7 +383,7 @@ fn write_unit(conn: &Connection, unit: &UnitOfWork) -> StoreResult<()> {
                 event.kind.as_str(),
                 event.payment_intent_id(),
                 event.created_at.seconds(),
-                to_doc(event).unwrap_or_default()
+                event_doc
             ])
         })
         .map_err(write_error)?;

@@ -23,7 +23,11 @@ fn holdfast(args: &[&str], db: &Database) -> std::process::Output {
 /// Stdout must be exactly one JSON object (and a newline).
 #[track_caller]
 fn single_json(output: &std::process::Output) -> Value {
-    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let stdout = String::from_utf8(output.stdout.clone()).expect("utf-8");
     assert_eq!(stdout.lines().count(), 1, "one line on stdout: {stdout:?}");
     let value: Value = serde_json::from_str(stdout.trim_end()).expect("stdout is JSON");
@@ -32,22 +36,43 @@ fn single_json(output: &std::process::Output) -> Value {
 }
 
 async fn merchants_and_keys(backend: Backend) {
-    let Some(db) = Database::for_backend(backend).await else { return };
-    let created = single_json(&holdfast(&["merchants", "create", "--name", "Camera Rentals"], &db));
+    let Some(db) = Database::for_backend(backend).await else {
+        return;
+    };
+    let created = single_json(&holdfast(
+        &["merchants", "create", "--name", "Camera Rentals"],
+        &db,
+    ));
     let object = created.as_object().unwrap();
     assert_eq!(object.len(), 3, "{created}");
     let merchant_id = created["merchant_id"].as_str().unwrap();
-    assert!(merchant_id.starts_with("mch_") && merchant_id.len() == 28, "{merchant_id}");
+    assert!(
+        merchant_id.starts_with("mch_") && merchant_id.len() == 28,
+        "{merchant_id}"
+    );
     assert_eq!(created["name"], "Camera Rentals");
     let keys = created["api_keys"].as_object().unwrap();
     assert_eq!(keys.len(), 2);
     let test_key = keys["test"].as_str().unwrap();
     let live_key = keys["live"].as_str().unwrap();
-    assert!(test_key.starts_with("sk_test_") && test_key.len() == 40, "{test_key}");
-    assert!(live_key.starts_with("sk_live_") && live_key.len() == 40, "{live_key}");
+    assert!(
+        test_key.starts_with("sk_test_") && test_key.len() == 40,
+        "{test_key}"
+    );
+    assert!(
+        live_key.starts_with("sk_live_") && live_key.len() == 40,
+        "{live_key}"
+    );
 
     let key = single_json(&holdfast(
-        &["keys", "create", "--merchant", merchant_id, "--mode", "live"],
+        &[
+            "keys",
+            "create",
+            "--merchant",
+            merchant_id,
+            "--mode",
+            "live",
+        ],
         &db,
     ));
     assert_eq!(key.as_object().unwrap().len(), 1);
@@ -76,7 +101,10 @@ async fn merchants_and_keys(backend: Backend) {
     assert!(!again.status.success());
     assert!(again.stdout.is_empty());
     // An unknown merchant is refused.
-    let unknown = holdfast(&["keys", "create", "--merchant", "mch_nope", "--mode", "test"], &app.db);
+    let unknown = holdfast(
+        &["keys", "create", "--merchant", "mch_nope", "--mode", "test"],
+        &app.db,
+    );
     assert!(!unknown.status.success());
     assert!(unknown.stdout.is_empty());
 }
@@ -99,7 +127,13 @@ struct Served {
 
 fn serve(db: &Database) -> Served {
     let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &db.url])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &db.url,
+        ])
         .env("HOLDFAST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -108,7 +142,10 @@ fn serve(db: &Database) -> Served {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut stdout_lines = Vec::new();
     let addr = loop {
-        let line = lines.next().expect("server prints its address").expect("line");
+        let line = lines
+            .next()
+            .expect("server prints its address")
+            .expect("line");
         stdout_lines.push(line.clone());
         if let Some(addr) = line.strip_prefix("holdfast listening on http://") {
             break addr.to_owned();
@@ -130,10 +167,15 @@ fn sigterm(child: &std::process::Child) {
 }
 
 async fn first_start_bootstraps_then_shuts_down_gracefully(backend: Backend) {
-    let Some(db) = Database::for_backend(backend).await else { return };
+    let Some(db) = Database::for_backend(backend).await else {
+        return;
+    };
     let served = serve(&db);
     let printed = served.stdout_lines.join("\n");
-    assert!(printed.contains("Created merchant \"default\""), "{printed}");
+    assert!(
+        printed.contains("Created merchant \"default\""),
+        "{printed}"
+    );
     let key = printed
         .split_whitespace()
         .find(|w| w.starts_with("sk_test_"))
@@ -156,7 +198,10 @@ async fn first_start_bootstraps_then_shuts_down_gracefully(backend: Backend) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("shut down cleanly"), "{stderr}");
     assert!(!stderr.contains(&key), "the API key must never be logged");
-    assert!(stderr.contains("request_id=req_"), "request log lines carry the id: {stderr}");
+    assert!(
+        stderr.contains("request_id=req_"),
+        "request log lines carry the id: {stderr}"
+    );
 
     // A second start on the same database creates nothing and prints no key.
     let mut second = serve(&db);
@@ -169,7 +214,11 @@ async fn first_start_bootstraps_then_shuts_down_gracefully(backend: Backend) {
         .await
         .unwrap();
     let body: Value = res.json().await.unwrap();
-    assert_eq!(body["data"].as_array().unwrap().len(), 1, "the intent survived the restart");
+    assert_eq!(
+        body["data"].as_array().unwrap().len(),
+        1,
+        "the intent survived the restart"
+    );
     sigterm(&second.child);
     assert!(second.child.wait().unwrap().success());
 }

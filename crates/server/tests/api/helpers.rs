@@ -82,7 +82,9 @@ impl Database {
                 if std::env::var("CI").as_deref() == Ok("true") {
                     panic!("CI=true but PostgreSQL is not reachable at {admin}: {e}");
                 }
-                eprintln!("SKIPPED: PostgreSQL not reachable at {admin} ({e}); set CI=true to fail instead");
+                eprintln!(
+                    "SKIPPED: PostgreSQL not reachable at {admin} ({e}); set CI=true to fail instead"
+                );
                 return None;
             }
         };
@@ -91,7 +93,10 @@ impl Database {
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .await
             .expect("create test database");
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
+        let base = admin
+            .rsplit_once('/')
+            .map_or(admin.as_str(), |(b, _)| b)
+            .to_owned();
         Some(Database {
             url: format!("{base}/{name}"),
             dir: None,
@@ -116,7 +121,10 @@ impl Drop for Database {
             // Drop runs outside any async context we may block, so use a thread with its own runtime.
             let admin = postgres_admin_url();
             let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
                     return;
                 };
                 rt.block_on(async move {
@@ -229,7 +237,10 @@ impl TestApp {
 
     /// POST a JSON body with the test key.
     pub async fn post(&self, path: &str, body: Value) -> Res {
-        self.request(reqwest::Method::POST, path).json(&body).send().await
+        self.request(reqwest::Method::POST, path)
+            .json(&body)
+            .send()
+            .await
     }
 
     /// Creates a manual-capture intent for `amount` USD cents; returns its id.
@@ -367,12 +378,25 @@ impl Res {
         assert_eq!(error["code"], code, "code; body: {}", self.text);
         match param {
             Some(p) => assert_eq!(error["param"], p, "param; body: {}", self.text),
-            None => assert!(error.get("param").is_none(), "no param expected: {}", self.text),
+            None => assert!(
+                error.get("param").is_none(),
+                "no param expected: {}",
+                self.text
+            ),
         }
-        assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "message");
-        let request_id = error["request_id"].as_str().expect("request_id in the body");
+        assert!(
+            error["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "message"
+        );
+        let request_id = error["request_id"]
+            .as_str()
+            .expect("request_id in the body");
         assert!(request_id.starts_with("req_"), "{request_id}");
-        assert_eq!(self.header("x-request-id"), Some(request_id), "header matches body");
+        assert_eq!(
+            self.header("x-request-id"),
+            Some(request_id),
+            "header matches body"
+        );
     }
 }
 
@@ -383,10 +407,32 @@ pub fn usd(amount: i64) -> Value {
 
 /// Asserts the four money fields of an intent, in order: authorized, capturable, captured, released.
 #[track_caller]
-pub fn assert_money(intent: &Value, authorized: i64, capturable: i64, captured: i64, released: i64) {
-    assert_eq!(intent["authorized_amount_money"], usd(authorized), "authorized: {intent}");
-    assert_eq!(intent["capturable_amount_money"], usd(capturable), "capturable: {intent}");
-    assert_eq!(intent["captured_amount_money"], usd(captured), "captured: {intent}");
-    assert_eq!(intent["released_amount_money"], usd(released), "released: {intent}");
+pub fn assert_money(
+    intent: &Value,
+    authorized: i64,
+    capturable: i64,
+    captured: i64,
+    released: i64,
+) {
+    assert_eq!(
+        intent["authorized_amount_money"],
+        usd(authorized),
+        "authorized: {intent}"
+    );
+    assert_eq!(
+        intent["capturable_amount_money"],
+        usd(capturable),
+        "capturable: {intent}"
+    );
+    assert_eq!(
+        intent["captured_amount_money"],
+        usd(captured),
+        "captured: {intent}"
+    );
+    assert_eq!(
+        intent["released_amount_money"],
+        usd(released),
+        "released: {intent}"
+    );
     assert_eq!(captured + released + capturable, authorized, "invariant");
 }

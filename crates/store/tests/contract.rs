@@ -1,0 +1,1437 @@
+//! The store contract: one suite, run against SQLite and against PostgreSQL.
+//!
+//! Each test is written once as an async fn over `Arc<dyn Store>` and instantiated per backend by
+//! `contract_tests!`. Every test gets a fresh database: a new SQLite file in its own temporary
+//! directory, or a new PostgreSQL database `holdfast_test_<random>` on the server named by
+//! `HOLDFAST_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`), dropped
+//! again when the test ends, pass or fail. Without a reachable server the PostgreSQL tests are
+//! skipped with a note on stderr, except under `CI=true`, where they fail.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use holdfast_domain::customer::{CreateCustomer, Customer, SavedPaymentMethod, create_customer};
+use holdfast_domain::event::{Event, EventObject, EventType};
+use holdfast_domain::intent::{
+    self, AuthorizationResult, CaptureMethod, CaptureRequest, Card, CreateRequest, Ctx,
+    PaymentIntent, RawMoney, Status, Transition,
+};
+use holdfast_domain::{Currency, Money, Scope, Timestamp};
+use holdfast_store::{
+    ApiKey, EventFilter, IdempotencyRecord, IntentFilter, Merchant, Page, PageRequest, Store,
+    StoreError, UnitOfWork,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Test databases
+// ---------------------------------------------------------------------------------------------
+
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A fresh, empty database for one test, removed when dropped.
+struct TestDb {
+    backend: &'static str,
+    url: String,
+    _cleanup: Cleanup,
+}
+
+enum Cleanup {
+    /// The temporary directory holding the SQLite file and its WAL.
+    SqliteDir(PathBuf),
+    /// The PostgreSQL database, dropped through a connection to the server's base URL.
+    PostgresDatabase { admin_url: String, name: String },
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        match self {
+            Cleanup::SqliteDir(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::PostgresDatabase { admin_url, name } => {
+                // Drop runs inside the test's runtime (possibly while unwinding from a failed
+                // assertion), where it cannot await: drop the database from a thread of its own.
+                // FORCE ends the sessions the store's pool still holds.
+                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                let admin_url = admin_url.clone();
+                let dropped = std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(|e| e.to_string())?;
+                    runtime.block_on(async {
+                        let admin = connect_admin(&admin_url).await?;
+                        admin.batch_execute(&sql).await.map_err(|e| error_chain(&e))
+                    })
+                })
+                .join();
+                match dropped {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => eprintln!("warning: could not drop test database {name}: {e}"),
+                    Err(_) => eprintln!("warning: dropping test database {name} panicked"),
+                }
+            }
+        }
+    }
+}
+
+/// A name no other test, in this process or another, is using.
+fn unique_suffix() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let hash = RandomState::new().hash_one((std::process::id(), n));
+    format!("{hash:016x}")
+}
+
+impl TestDb {
+    fn sqlite() -> TestDb {
+        let dir = std::env::temp_dir().join(format!("holdfast_test_{}", unique_suffix()));
+        std::fs::create_dir_all(&dir).expect("create temporary directory");
+        TestDb {
+            backend: "sqlite",
+            url: format!("sqlite://{}", dir.join("holdfast.db").display()),
+            _cleanup: Cleanup::SqliteDir(dir),
+        }
+    }
+
+    /// A new database on the test server, or `None` (after saying why) when there is no server.
+    async fn postgres() -> Option<TestDb> {
+        let base_url = std::env::var("HOLDFAST_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
+        let admin = match connect_admin(&base_url).await {
+            Ok(admin) => admin,
+            Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("PostgreSQL at {base_url} is unreachable and CI=true: {e}")
+            }
+            Err(e) => {
+                eprintln!(
+                    "SKIPPED: PostgreSQL contract test: cannot reach {base_url} ({e}); \
+                     set HOLDFAST_TEST_POSTGRES_URL to a server to run it"
+                );
+                return None;
+            }
+        };
+        let name = format!("holdfast_test_{}", unique_suffix());
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create the test database");
+        Some(TestDb {
+            backend: "postgres",
+            url: with_database(&base_url, &name),
+            _cleanup: Cleanup::PostgresDatabase {
+                admin_url: base_url,
+                name,
+            },
+        })
+    }
+
+    async fn open(&self) -> Arc<dyn Store> {
+        let store = holdfast_store::open(&self.url)
+            .await
+            .expect("open the test store");
+        assert_eq!(store.backend(), self.backend);
+        store
+    }
+}
+
+async fn connect_admin(url: &str) -> Result<tokio_postgres::Client, String> {
+    let connecting = tokio_postgres::connect(url, tokio_postgres::NoTls);
+    let (client, connection) = tokio::time::timeout(Duration::from_secs(5), connecting)
+        .await
+        .map_err(|_| "timed out connecting".to_owned())?
+        .map_err(|e| error_chain(&e))?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+/// An error and its causes, one after the other: `tokio-postgres` keeps the detail in the causes.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        message = format!("{message}: {cause}");
+        source = cause.source();
+    }
+    message
+}
+
+/// `url` with its database name replaced by `database`, query string kept.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let (scheme, rest) = base.split_once("://").expect("a postgres:// URL");
+    let authority = rest.split('/').next().unwrap_or(rest);
+    match query {
+        Some(query) => format!("{scheme}://{authority}/{database}?{query}"),
+        None => format!("{scheme}://{authority}/{database}"),
+    }
+}
+
+/// Instantiates each contract test for both backends. `store` tests get an opened store; `url`
+/// tests get the fresh database's URL and open it themselves.
+macro_rules! contract_tests {
+    (store: [$($store_test:ident),* $(,)?], url: [$($url_test:ident),* $(,)?] $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $store_test() {
+                    let db = super::TestDb::sqlite();
+                    super::$store_test(db.open().await).await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $url_test() {
+                    let db = super::TestDb::sqlite();
+                    super::$url_test(&db.url).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $store_test() {
+                    let Some(db) = super::TestDb::postgres().await else { return };
+                    super::$store_test(db.open().await).await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $url_test() {
+                    let Some(db) = super::TestDb::postgres().await else { return };
+                    super::$url_test(&db.url).await;
+                }
+            )*
+        }
+    };
+}
+
+contract_tests! {
+    store: [
+        answers_ping,
+        merchants_and_api_keys,
+        api_key_revocation_counts_live_keys_only,
+        intent_insert_get_and_versioned_update,
+        stale_update_writes_nothing,
+        duplicate_intent_id_is_a_conflict,
+        duplicate_idempotency_key_rolls_back_the_whole_unit,
+        idempotency_record_round_trips,
+        empty_unit_is_a_no_op,
+        scopes_are_isolated,
+        intent_pagination,
+        intent_status_filter_treats_overdue_holds_as_expired,
+        intent_filters_by_capture_method_and_time,
+        event_listing_and_filters,
+        customers_and_payment_methods,
+    ],
+    url: [
+        concurrent_opens_migrate_once_and_share_data,
+    ],
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures, built with the domain's own functions
+// ---------------------------------------------------------------------------------------------
+
+const T0: Timestamp = Timestamp(1_700_000_000);
+
+fn at(offset: i64) -> Timestamp {
+    T0.plus_seconds(offset)
+}
+
+fn scope(merchant_id: &str, livemode: bool) -> Scope {
+    Scope {
+        merchant_id: merchant_id.to_owned(),
+        livemode,
+    }
+}
+
+fn test_scope() -> Scope {
+    scope("mer_a", false)
+}
+
+fn usd(amount: i64) -> Money {
+    Money::new(amount, Currency::parse("USD").expect("USD is a currency"))
+}
+
+/// Runs a transition with a context whose ids are `act_1`, `act_2`, ...
+fn with_ctx<R>(now: Timestamp, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
+    let mut n = 0;
+    let mut new_id = |prefix: &'static str| {
+        n += 1;
+        format!("{prefix}_{n}")
+    };
+    let mut ctx = Ctx {
+        now,
+        request_id: Some("req_test"),
+        new_id: &mut new_id,
+    };
+    f(&mut ctx)
+}
+
+/// A new intent for `amount` US cents, created at `now`.
+fn create(
+    id: &str,
+    scope: &Scope,
+    amount: i64,
+    method: CaptureMethod,
+    now: Timestamp,
+) -> Transition {
+    let req = CreateRequest {
+        amount: Some(RawMoney {
+            amount,
+            currency: "USD".into(),
+        }),
+        capture_method: Some(method.as_str().into()),
+        description: Some(format!("order {id}")),
+        ..CreateRequest::default()
+    };
+    intent::create(
+        id.to_owned(),
+        scope.clone(),
+        format!("secret_hash_{id}"),
+        req,
+        now,
+    )
+    .expect("a valid creation request")
+}
+
+/// Places a hold (not captured) that lapses after `expires_at`.
+fn authorize(intent: &PaymentIntent, now: Timestamp, expires_at: Timestamp) -> Transition {
+    let result = AuthorizationResult::Authorized {
+        card: Card {
+            brand: "visa".into(),
+            last_four: "4242".into(),
+        },
+        processor_ref: format!("ch_{}", intent.id),
+        expires_at,
+        captured: false,
+    };
+    with_ctx(now, |ctx| {
+        intent::apply_authorization(intent, result, Some("pm_1".into()), ctx)
+    })
+}
+
+/// Captures `amount` of a hold; the rest is released.
+fn capture(intent: &PaymentIntent, amount: i64, now: Timestamp) -> Transition {
+    let req = CaptureRequest {
+        amount: Some(RawMoney {
+            amount,
+            currency: "USD".into(),
+        }),
+        ..CaptureRequest::default()
+    };
+    let money = intent::decide_capture(intent, &req, now).expect("a valid capture");
+    with_ctx(now, |ctx| intent::apply_capture(intent, money, &req, ctx))
+}
+
+fn cancel(intent: &PaymentIntent, now: Timestamp) -> Transition {
+    let plan = intent::decide_cancel(intent, Some("requested_by_customer"), now)
+        .expect("a cancelable intent");
+    with_ctx(now, |ctx| intent::apply_cancel(intent, plan, ctx))
+}
+
+/// The events of a transition, with ids `<event_id>`, `<event_id>_2`, ...
+fn events_of(transition: &Transition, event_id: &str) -> Vec<Event> {
+    transition
+        .events
+        .iter()
+        .enumerate()
+        .map(|(i, kind)| Event {
+            id: if i == 0 {
+                event_id.to_owned()
+            } else {
+                format!("{event_id}_{}", i + 1)
+            },
+            scope: transition.intent.scope.clone(),
+            kind: *kind,
+            created_at: transition.intent.updated_at,
+            request_id: Some("req_test".into()),
+            object: EventObject::PaymentIntent(Box::new(transition.intent.clone())),
+        })
+        .collect()
+}
+
+fn idempotency(scope: &Scope, key: &str, fingerprint: &str) -> IdempotencyRecord {
+    IdempotencyRecord {
+        scope: scope.clone(),
+        key: key.to_owned(),
+        fingerprint: fingerprint.to_owned(),
+        status_code: 201,
+        body: format!("{{\"key\":\"{key}\"}}").into_bytes(),
+        created_at: T0,
+    }
+}
+
+/// The unit a service would write for a transition: the intent and its events.
+fn unit(transition: &Transition, event_id: &str) -> UnitOfWork {
+    UnitOfWork {
+        intents: vec![transition.intent.clone()],
+        events: events_of(transition, event_id),
+        ..UnitOfWork::default()
+    }
+}
+
+async fn commit(store: &Arc<dyn Store>, transition: &Transition, event_id: &str) -> PaymentIntent {
+    store
+        .commit(unit(transition, event_id))
+        .await
+        .expect("commit the transition");
+    transition.intent.clone()
+}
+
+/// Creates and stores a manual-capture intent, returning what was stored.
+async fn stored_intent(
+    store: &Arc<dyn Store>,
+    id: &str,
+    scope: &Scope,
+    amount: i64,
+    now: Timestamp,
+) -> PaymentIntent {
+    let created = create(id, scope, amount, CaptureMethod::Manual, now);
+    commit(store, &created, &format!("evt_{id}_created")).await
+}
+
+/// The intent `id`, which must exist.
+async fn stored(store: &Arc<dyn Store>, scope: &Scope, id: &str) -> PaymentIntent {
+    store
+        .get_intent(scope, id)
+        .await
+        .expect("get intent")
+        .unwrap_or_else(|| panic!("intent {id} is stored"))
+}
+
+fn page(limit: u32, cursor: Option<&str>) -> PageRequest {
+    PageRequest {
+        limit,
+        cursor: cursor.map(str::to_owned),
+    }
+}
+
+fn all_intents(now: Timestamp) -> IntentFilter {
+    IntentFilter {
+        status: None,
+        capture_method: None,
+        created_after: None,
+        created_before: None,
+        expires_before: None,
+        now,
+        page: page(100, None),
+    }
+}
+
+fn all_events() -> EventFilter {
+    EventFilter {
+        kind: None,
+        payment_intent_id: None,
+        page: page(100, None),
+    }
+}
+
+fn intent_ids(page: &Page<PaymentIntent>) -> Vec<&str> {
+    page.data.iter().map(|i| i.id.as_str()).collect()
+}
+
+fn event_ids(page: &Page<Event>) -> Vec<&str> {
+    page.data.iter().map(|e| e.id.as_str()).collect()
+}
+
+async fn list_ids(store: &Arc<dyn Store>, scope: &Scope, filter: IntentFilter) -> Vec<String> {
+    let page = store
+        .list_intents(scope, &filter)
+        .await
+        .expect("list intents");
+    intent_ids(&page).into_iter().map(str::to_owned).collect()
+}
+
+fn merchant(id: &str) -> Merchant {
+    Merchant {
+        id: id.to_owned(),
+        name: format!("Merchant {id}"),
+        created_at: T0,
+    }
+}
+
+fn api_key(merchant_id: &str, livemode: bool, prefix: &str, hash: &str) -> ApiKey {
+    ApiKey {
+        merchant_id: merchant_id.to_owned(),
+        livemode,
+        prefix: prefix.to_owned(),
+        hash: hash.to_owned(),
+        created_at: T0,
+        revoked_at: None,
+    }
+}
+
+fn sorted_by_hash(mut keys: Vec<ApiKey>) -> Vec<ApiKey> {
+    keys.sort_by(|a, b| a.hash.cmp(&b.hash));
+    keys
+}
+
+fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) {
+    assert!(
+        matches!(result, Err(StoreError::Conflict)),
+        "expected Conflict, got {result:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The contract
+// ---------------------------------------------------------------------------------------------
+
+async fn answers_ping(store: Arc<dyn Store>) {
+    store.ping().await.expect("ping");
+}
+
+async fn merchants_and_api_keys(store: Arc<dyn Store>) {
+    assert_eq!(store.merchant_count().await.expect("count"), 0);
+    let test_key = api_key("mer_a", false, "sk_test_aaaa", "hash_test_1");
+    let live_key = api_key("mer_a", true, "sk_live_aaaa", "hash_live_1");
+    store
+        .create_merchant(&merchant("mer_a"), &[test_key.clone(), live_key.clone()])
+        .await
+        .expect("create merchant");
+
+    assert_eq!(store.merchant_count().await.expect("count"), 1);
+    assert_eq!(
+        store.get_merchant("mer_a").await.expect("get"),
+        Some(merchant("mer_a"))
+    );
+    assert_eq!(store.get_merchant("mer_nope").await.expect("get"), None);
+
+    assert_eq!(
+        store
+            .api_keys_by_prefix("sk_test_aaaa")
+            .await
+            .expect("keys"),
+        vec![test_key.clone()]
+    );
+    assert_eq!(
+        store
+            .api_keys_by_prefix("sk_live_aaaa")
+            .await
+            .expect("keys"),
+        vec![live_key]
+    );
+    assert_eq!(
+        store
+            .api_keys_by_prefix("sk_test_nope")
+            .await
+            .expect("keys"),
+        Vec::<ApiKey>::new()
+    );
+
+    // A second key under the same display prefix: lookup by prefix returns both.
+    let rotated = api_key("mer_a", false, "sk_test_aaaa", "hash_test_2");
+    store.insert_api_key(&rotated).await.expect("insert key");
+    assert_eq!(
+        sorted_by_hash(
+            store
+                .api_keys_by_prefix("sk_test_aaaa")
+                .await
+                .expect("keys")
+        ),
+        vec![test_key.clone(), rotated]
+    );
+
+    // A key hash is unique.
+    assert_conflict(store.insert_api_key(&test_key).await);
+
+    // A merchant id is unique, and a failed creation leaves none of its keys behind.
+    let orphan = api_key("mer_a", false, "sk_test_bbbb", "hash_test_3");
+    assert_conflict(store.create_merchant(&merchant("mer_a"), &[orphan]).await);
+    assert_eq!(
+        store
+            .api_keys_by_prefix("sk_test_bbbb")
+            .await
+            .expect("keys"),
+        Vec::<ApiKey>::new()
+    );
+    assert_eq!(store.merchant_count().await.expect("count"), 1);
+
+    store
+        .create_merchant(&merchant("mer_b"), &[])
+        .await
+        .expect("create second merchant");
+    assert_eq!(store.merchant_count().await.expect("count"), 2);
+}
+
+async fn api_key_revocation_counts_live_keys_only(store: Arc<dyn Store>) {
+    let already_revoked = ApiKey {
+        revoked_at: Some(at(-100)),
+        ..api_key("mer_a", false, "sk_test_aaaa", "hash_old")
+    };
+    let keys = [
+        api_key("mer_a", false, "sk_test_aaaa", "hash_1"),
+        api_key("mer_a", false, "sk_test_aaaa", "hash_2"),
+        already_revoked,
+        api_key("mer_a", false, "sk_test_cccc", "hash_other"),
+    ];
+    store
+        .create_merchant(&merchant("mer_a"), &keys)
+        .await
+        .expect("create merchant");
+
+    assert_eq!(
+        store
+            .revoke_api_keys("sk_test_aaaa", at(10))
+            .await
+            .expect("revoke"),
+        2
+    );
+    let revoked = sorted_by_hash(
+        store
+            .api_keys_by_prefix("sk_test_aaaa")
+            .await
+            .expect("keys"),
+    );
+    let revoked_at: Vec<(&str, Option<Timestamp>)> = revoked
+        .iter()
+        .map(|k| (k.hash.as_str(), k.revoked_at))
+        .collect();
+    assert_eq!(
+        revoked_at,
+        vec![
+            ("hash_1", Some(at(10))),
+            ("hash_2", Some(at(10))),
+            ("hash_old", Some(at(-100))),
+        ]
+    );
+
+    // Revoking again finds nothing live; other prefixes are untouched.
+    assert_eq!(
+        store
+            .revoke_api_keys("sk_test_aaaa", at(20))
+            .await
+            .expect("revoke"),
+        0
+    );
+    assert_eq!(
+        store
+            .revoke_api_keys("sk_test_nope", at(20))
+            .await
+            .expect("revoke"),
+        0
+    );
+    let other = store
+        .api_keys_by_prefix("sk_test_cccc")
+        .await
+        .expect("keys");
+    assert_eq!(other.len(), 1);
+    assert_eq!(other[0].revoked_at, None);
+}
+
+async fn intent_insert_get_and_versioned_update(store: Arc<dyn Store>) {
+    let s = test_scope();
+    let created = create("pi_1", &s, 5000, CaptureMethod::Manual, T0);
+    let mut first = unit(&created, "evt_1");
+    first.idempotency = Some(idempotency(&s, "idem_1", "fp_1"));
+    store.commit(first).await.expect("insert");
+
+    let got = stored(&store, &s, "pi_1").await;
+    assert_eq!(got, created.intent);
+    assert_eq!(got.version, 1);
+    assert_eq!(got.status, Status::RequiresPaymentMethod);
+    assert_eq!(got.amount, usd(5000));
+    assert_eq!(store.get_intent(&s, "pi_nope").await.expect("get"), None);
+
+    let authorized = authorize(&got, at(60), at(60 + 7 * 86_400));
+    store
+        .commit(unit(&authorized, "evt_2"))
+        .await
+        .expect("update to v2");
+    let got = stored(&store, &s, "pi_1").await;
+    assert_eq!(got, authorized.intent);
+    assert_eq!(got.version, 2);
+    assert_eq!(got.status, Status::RequiresCapture);
+    assert_eq!(
+        (got.authorized, got.capturable, got.captured, got.released),
+        (5000, 5000, 0, 0)
+    );
+    assert_eq!(got.authorization_expires_at, Some(at(60 + 7 * 86_400)));
+
+    let captured = capture(&got, 3000, at(120));
+    store
+        .commit(unit(&captured, "evt_3"))
+        .await
+        .expect("update to v3");
+    let got = stored(&store, &s, "pi_1").await;
+    assert_eq!(got, captured.intent);
+    assert_eq!(got.version, 3);
+    assert_eq!(got.status, Status::Succeeded);
+    assert_eq!(got.amount, usd(3000));
+    assert_eq!(
+        (got.authorized, got.capturable, got.captured, got.released),
+        (5000, 0, 3000, 2000)
+    );
+    assert_eq!(got.actions.len(), 2);
+
+    let events = store.list_events(&s, &all_events()).await.expect("events");
+    assert_eq!(event_ids(&events), vec!["evt_3", "evt_2", "evt_1"]);
+}
+
+async fn stale_update_writes_nothing(store: Arc<dyn Store>) {
+    let s = test_scope();
+    let v1 = stored_intent(&store, "pi_1", &s, 5000, T0).await;
+    let v2 = commit(&store, &authorize(&v1, at(10), at(1000)), "evt_auth").await;
+
+    // Two changes computed from v2: the capture lands first, the cancel is stale.
+    let captured = commit(&store, &capture(&v2, 5000, at(20)), "evt_capture").await;
+    let stale_cancel = cancel(&v2, at(30));
+    assert_eq!(stale_cancel.intent.version, 3);
+    let mut stale = unit(&stale_cancel, "evt_stale");
+    stale.idempotency = Some(idempotency(&s, "idem_stale", "fp_stale"));
+    assert_conflict(store.commit(stale).await);
+
+    let got = stored(&store, &s, "pi_1").await;
+    assert_eq!(got, captured);
+    assert_eq!(got.status, Status::Succeeded);
+    assert_eq!((got.captured, got.released, got.capturable), (5000, 0, 0));
+    assert_eq!(store.get_event(&s, "evt_stale").await.expect("event"), None);
+    assert_eq!(
+        store.get_idempotency(&s, "idem_stale").await.expect("idem"),
+        None
+    );
+
+    // A stale write that also inserts a new intent and a customer: none of it stands.
+    let fresh = create("pi_2", &s, 700, CaptureMethod::Automatic, at(40));
+    let customer = create_customer("cus_1".into(), s.clone(), CreateCustomer::default(), at(40))
+        .expect("a valid customer");
+    let mixed = UnitOfWork {
+        intents: vec![fresh.intent.clone(), stale_cancel.intent.clone()],
+        customers: vec![customer],
+        events: events_of(&fresh, "evt_fresh"),
+        idempotency: Some(idempotency(&s, "idem_mixed", "fp_mixed")),
+        ..UnitOfWork::default()
+    };
+    assert_conflict(store.commit(mixed).await);
+    assert_eq!(store.get_intent(&s, "pi_2").await.expect("get"), None);
+    assert_eq!(store.get_customer(&s, "cus_1").await.expect("get"), None);
+    assert_eq!(store.get_event(&s, "evt_fresh").await.expect("event"), None);
+    assert_eq!(
+        store.get_idempotency(&s, "idem_mixed").await.expect("idem"),
+        None
+    );
+
+    // An update whose base version was never stored is stale too.
+    let from_nowhere = PaymentIntent {
+        version: 5,
+        ..captured.clone()
+    };
+    assert_conflict(
+        store
+            .commit(UnitOfWork {
+                intents: vec![from_nowhere],
+                ..UnitOfWork::default()
+            })
+            .await,
+    );
+
+    let events = store.list_events(&s, &all_events()).await.expect("events");
+    assert_eq!(
+        event_ids(&events),
+        vec!["evt_capture", "evt_auth", "evt_pi_1_created"]
+    );
+    let intents = store
+        .list_intents(&s, &all_intents(at(50)))
+        .await
+        .expect("list");
+    assert_eq!(intent_ids(&intents), vec!["pi_1"]);
+    assert_eq!(intents.data[0].version, 3);
+}
+
+async fn duplicate_intent_id_is_a_conflict(store: Arc<dyn Store>) {
+    let s = test_scope();
+    let original = stored_intent(&store, "pi_1", &s, 5000, T0).await;
+    let again = create("pi_1", &s, 9999, CaptureMethod::Automatic, at(5));
+    assert_conflict(store.commit(unit(&again, "evt_again")).await);
+    assert_eq!(
+        store.get_intent(&s, "pi_1").await.expect("get"),
+        Some(original)
+    );
+    assert_eq!(store.get_event(&s, "evt_again").await.expect("event"), None);
+}
+
+async fn duplicate_idempotency_key_rolls_back_the_whole_unit(store: Arc<dyn Store>) {
+    let s = test_scope();
+    let first = create("pi_1", &s, 5000, CaptureMethod::Manual, T0);
+    let mut first_unit = unit(&first, "evt_1");
+    first_unit.idempotency = Some(idempotency(&s, "idem_k", "fp_first"));
+    store
+        .commit(first_unit)
+        .await
+        .expect("first use of the key");
+
+    // A second unit under the same key, touching every table: nothing of it is written.
+    let second = create("pi_2", &s, 800, CaptureMethod::Automatic, at(1));
+    let customer = create_customer("cus_2".into(), s.clone(), CreateCustomer::default(), at(1))
+        .expect("a valid customer");
+    let method = SavedPaymentMethod {
+        id: "pm_2".into(),
+        scope: s.clone(),
+        customer_id: "cus_2".into(),
+        card: Card {
+            brand: "visa".into(),
+            last_four: "1881".into(),
+        },
+        processor_token: "tok_2".into(),
+        created_at: at(1),
+    };
+    let second_unit = UnitOfWork {
+        intents: vec![second.intent.clone()],
+        customers: vec![customer],
+        payment_methods: vec![method],
+        events: events_of(&second, "evt_2"),
+        idempotency: Some(idempotency(&s, "idem_k", "fp_second")),
+    };
+    assert_conflict(store.commit(second_unit).await);
+
+    assert_eq!(store.get_intent(&s, "pi_2").await.expect("get"), None);
+    assert_eq!(store.get_customer(&s, "cus_2").await.expect("get"), None);
+    assert_eq!(
+        store.get_payment_method(&s, "pm_2").await.expect("get"),
+        None
+    );
+    assert_eq!(store.get_event(&s, "evt_2").await.expect("get"), None);
+    let kept = store
+        .get_idempotency(&s, "idem_k")
+        .await
+        .expect("get")
+        .expect("kept");
+    assert_eq!(kept.fingerprint, "fp_first");
+    let intents = store
+        .list_intents(&s, &all_intents(T0))
+        .await
+        .expect("list");
+    assert_eq!(intent_ids(&intents), vec!["pi_1"]);
+
+    // The same key in another scope is another key.
+    let live = scope("mer_a", true);
+    let other = create("pi_3", &live, 900, CaptureMethod::Automatic, at(2));
+    let mut other_unit = unit(&other, "evt_3");
+    other_unit.idempotency = Some(idempotency(&live, "idem_k", "fp_live"));
+    store
+        .commit(other_unit)
+        .await
+        .expect("same key, other scope");
+    let live_record = store
+        .get_idempotency(&live, "idem_k")
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(live_record.fingerprint, "fp_live");
+}
+
+async fn idempotency_record_round_trips(store: Arc<dyn Store>) {
+    let s = test_scope();
+    let record = IdempotencyRecord {
+        scope: s.clone(),
+        key: "idem_bytes".into(),
+        fingerprint: "sha256:abc".into(),
+        status_code: 402,
+        // Not UTF-8: the body is stored as bytes.
+        body: vec![0, 159, 146, 150, 255, b'{', b'}'],
+        created_at: at(77),
+    };
+    store
+        .commit(UnitOfWork {
+            idempotency: Some(record.clone()),
+            ..UnitOfWork::default()
+        })
+        .await
+        .expect("store the record alone");
+    assert_eq!(
+        store.get_idempotency(&s, "idem_bytes").await.expect("get"),
+        Some(record)
+    );
+    assert_eq!(
+        store.get_idempotency(&s, "idem_nope").await.expect("get"),
+        None
+    );
+}
+
+async fn empty_unit_is_a_no_op(store: Arc<dyn Store>) {
+    store
+        .commit(UnitOfWork::default())
+        .await
+        .expect("empty unit");
+    let s = test_scope();
+    let intents = store
+        .list_intents(&s, &all_intents(T0))
+        .await
+        .expect("list");
+    assert_eq!(intents.data.len(), 0);
+    assert!(!intents.has_more);
+    assert_eq!(intents.next_cursor, None);
+}
+
+async fn scopes_are_isolated(store: Arc<dyn Store>) {
+    let mine = test_scope();
+    let my_live = scope("mer_a", true);
+    let theirs = scope("mer_b", false);
+
+    let created = create("pi_1", &mine, 5000, CaptureMethod::Manual, T0);
+    let customer = create_customer("cus_1".into(), mine.clone(), CreateCustomer::default(), T0)
+        .expect("a valid customer");
+    let method = SavedPaymentMethod {
+        id: "pm_1".into(),
+        scope: mine.clone(),
+        customer_id: "cus_1".into(),
+        card: Card {
+            brand: "visa".into(),
+            last_four: "4242".into(),
+        },
+        processor_token: "tok_1".into(),
+        created_at: T0,
+    };
+    let mut all = unit(&created, "evt_1");
+    all.customers = vec![customer];
+    all.payment_methods = vec![method];
+    all.idempotency = Some(idempotency(&mine, "idem_1", "fp_1"));
+    store.commit(all).await.expect("commit");
+
+    assert!(
+        store
+            .get_intent(&mine, "pi_1")
+            .await
+            .expect("get")
+            .is_some()
+    );
+    for other in [&my_live, &theirs] {
+        assert_eq!(store.get_intent(other, "pi_1").await.expect("get"), None);
+        assert_eq!(store.get_customer(other, "cus_1").await.expect("get"), None);
+        assert_eq!(
+            store.get_payment_method(other, "pm_1").await.expect("get"),
+            None
+        );
+        assert_eq!(store.get_event(other, "evt_1").await.expect("get"), None);
+        assert_eq!(
+            store.get_idempotency(other, "idem_1").await.expect("get"),
+            None
+        );
+
+        let intents = store
+            .list_intents(other, &all_intents(T0))
+            .await
+            .expect("list");
+        assert_eq!(intents.data.len(), 0);
+        let events = store.list_events(other, &all_events()).await.expect("list");
+        assert_eq!(events.data.len(), 0);
+
+        // A cursor naming another scope's object is unknown here.
+        let mut filter = all_intents(T0);
+        filter.page = page(10, Some("pi_1"));
+        assert!(matches!(
+            store.list_intents(other, &filter).await,
+            Err(StoreError::UnknownCursor)
+        ));
+        let mut filter = all_events();
+        filter.page = page(10, Some("evt_1"));
+        assert!(matches!(
+            store.list_events(other, &filter).await,
+            Err(StoreError::UnknownCursor)
+        ));
+    }
+
+    // Another scope's intents do not show up in mine either.
+    stored_intent(&store, "pi_live", &my_live, 100, at(1)).await;
+    stored_intent(&store, "pi_theirs", &theirs, 200, at(2)).await;
+    assert_eq!(list_ids(&store, &mine, all_intents(T0)).await, vec!["pi_1"]);
+    assert_eq!(
+        list_ids(&store, &my_live, all_intents(T0)).await,
+        vec!["pi_live"]
+    );
+    assert_eq!(
+        list_ids(&store, &theirs, all_intents(T0)).await,
+        vec!["pi_theirs"]
+    );
+    let my_events = store.list_events(&mine, &all_events()).await.expect("list");
+    assert_eq!(event_ids(&my_events), vec!["evt_1"]);
+}
+
+async fn intent_pagination(store: Arc<dyn Store>) {
+    let s = test_scope();
+    let mut stored = Vec::new();
+    for i in 0..5 {
+        stored.push(stored_intent(&store, &format!("pi_{i}"), &s, 100 * (i + 1), at(i)).await);
+    }
+    let list = |limit: u32, cursor: Option<&str>| {
+        let mut filter = all_intents(at(100));
+        filter.page = page(limit, cursor);
+        let store = Arc::clone(&store);
+        let s = s.clone();
+        async move { store.list_intents(&s, &filter).await }
+    };
+
+    let first = list(2, None).await.expect("page 1");
+    assert_eq!(intent_ids(&first), vec!["pi_4", "pi_3"]);
+    assert!(first.has_more);
+    assert_eq!(first.next_cursor.as_deref(), Some("pi_3"));
+    assert_eq!(first.data[0].amount, usd(500));
+
+    let second = list(2, first.next_cursor.as_deref()).await.expect("page 2");
+    assert_eq!(intent_ids(&second), vec!["pi_2", "pi_1"]);
+    assert!(second.has_more);
+    assert_eq!(second.next_cursor.as_deref(), Some("pi_1"));
+
+    let third = list(2, second.next_cursor.as_deref())
+        .await
+        .expect("page 3");
+    assert_eq!(intent_ids(&third), vec!["pi_0"]);
+    assert!(!third.has_more);
+    assert_eq!(third.next_cursor, None);
+    assert_eq!(third.data[0], stored[0]);
+
+    // Exactly `limit` left: no further page.
+    let exact = list(5, None).await.expect("exact");
+    assert_eq!(exact.data.len(), 5);
+    assert!(!exact.has_more);
+    assert_eq!(exact.next_cursor, None);
+
+    let after_last = list(10, Some("pi_0")).await.expect("after the oldest");
+    assert_eq!(after_last.data.len(), 0);
+    assert!(!after_last.has_more);
+
+    assert!(matches!(
+        list(2, Some("pi_nope")).await,
+        Err(StoreError::UnknownCursor)
+    ));
+
+    // An update keeps the intent's place in the order (newest created first).
+    commit(&store, &authorize(&stored[0], at(50), at(5000)), "evt_auth").await;
+    let all = list(10, None).await.expect("all");
+    assert_eq!(
+        intent_ids(&all),
+        vec!["pi_4", "pi_3", "pi_2", "pi_1", "pi_0"]
+    );
+    assert_eq!(all.data[4].version, 2);
+    assert_eq!(all.data[4].status, Status::RequiresCapture);
+}
+
+/// Six intents, oldest first, each in a different state as of `at(100)`:
+/// `pi_auto` waits for a payment method; `pi_held` holds until `at(1000)`; `pi_overdue` held until
+/// `at(50)` and is past its deadline though still stored as `requires_capture`; `pi_deadline` holds
+/// until exactly `at(100)` (still capturable then); `pi_captured` succeeded; `pi_canceled` was
+/// canceled before authorization.
+async fn six_intents(store: &Arc<dyn Store>, s: &Scope) {
+    let auto = create("pi_auto", s, 1000, CaptureMethod::Automatic, at(0));
+    commit(store, &auto, "evt_auto").await;
+    for (offset, id, expires_at) in [
+        (1, "pi_held", at(1000)),
+        (2, "pi_overdue", at(50)),
+        (3, "pi_deadline", at(100)),
+    ] {
+        let created = stored_intent(store, id, s, 2000, at(offset)).await;
+        commit(
+            store,
+            &authorize(&created, at(offset), expires_at),
+            &format!("evt_{id}_auth"),
+        )
+        .await;
+    }
+    let captured = stored_intent(store, "pi_captured", s, 3000, at(4)).await;
+    let held = commit(store, &authorize(&captured, at(4), at(10)), "evt_cap_auth").await;
+    commit(store, &capture(&held, 3000, at(5)), "evt_cap").await;
+    let to_cancel = stored_intent(store, "pi_canceled", s, 4000, at(5)).await;
+    commit(store, &cancel(&to_cancel, at(6)), "evt_cancel").await;
+}
+
+async fn intent_status_filter_treats_overdue_holds_as_expired(store: Arc<dyn Store>) {
+    let s = test_scope();
+    six_intents(&store, &s).await;
+    let by_status = |status: Status, now: Timestamp| IntentFilter {
+        status: Some(status),
+        ..all_intents(now)
+    };
+
+    let now = at(100);
+    assert_eq!(
+        list_ids(&store, &s, by_status(Status::RequiresCapture, now)).await,
+        vec!["pi_deadline", "pi_held"]
+    );
+    assert_eq!(
+        list_ids(&store, &s, by_status(Status::Expired, now)).await,
+        vec!["pi_overdue"]
+    );
+    assert_eq!(
+        list_ids(&store, &s, by_status(Status::Succeeded, now)).await,
+        vec!["pi_captured"]
+    );
+    assert_eq!(
+        list_ids(&store, &s, by_status(Status::Canceled, now)).await,
+        vec!["pi_canceled"]
+    );
+    assert_eq!(
+        list_ids(&store, &s, by_status(Status::RequiresPaymentMethod, now)).await,
+        vec!["pi_auto"]
+    );
+    assert_eq!(
+        list_ids(&store, &s, by_status(Status::RequiresAction, now)).await,
+        Vec::<String>::new()
+    );
+
+    // The listed document is the stored one; only the filter reads it as of `now`.
+    let expired = store
+        .list_intents(&s, &by_status(Status::Expired, now))
+        .await
+        .expect("list");
+    assert_eq!(expired.data[0].status, Status::RequiresCapture);
+    assert_eq!(expired.data[0].capturable, 2000);
+
+    // One second past the deadline of `pi_deadline`, it is expired too.
+    let later = at(101);
+    assert_eq!(
+        list_ids(&store, &s, by_status(Status::RequiresCapture, later)).await,
+        vec!["pi_held"]
+    );
+    assert_eq!(
+        list_ids(&store, &s, by_status(Status::Expired, later)).await,
+        vec!["pi_deadline", "pi_overdue"]
+    );
+
+    // Earlier, before any deadline, every hold is capturable and none expired.
+    let earlier = at(10);
+    assert_eq!(
+        list_ids(&store, &s, by_status(Status::RequiresCapture, earlier)).await,
+        vec!["pi_deadline", "pi_overdue", "pi_held"]
+    );
+    assert_eq!(
+        list_ids(&store, &s, by_status(Status::Expired, earlier)).await,
+        Vec::<String>::new()
+    );
+
+    // The status filter paginates like any other.
+    let mut filter = by_status(Status::RequiresCapture, earlier);
+    filter.page = page(2, None);
+    let first = store.list_intents(&s, &filter).await.expect("page 1");
+    assert_eq!(intent_ids(&first), vec!["pi_deadline", "pi_overdue"]);
+    assert!(first.has_more);
+    filter.page = page(2, first.next_cursor.as_deref());
+    let second = store.list_intents(&s, &filter).await.expect("page 2");
+    assert_eq!(intent_ids(&second), vec!["pi_held"]);
+    assert!(!second.has_more);
+}
+
+async fn intent_filters_by_capture_method_and_time(store: Arc<dyn Store>) {
+    let s = test_scope();
+    six_intents(&store, &s).await;
+    let now = at(100);
+
+    let by_method = |method| IntentFilter {
+        capture_method: Some(method),
+        ..all_intents(now)
+    };
+    assert_eq!(
+        list_ids(&store, &s, by_method(CaptureMethod::Automatic)).await,
+        vec!["pi_auto"]
+    );
+    assert_eq!(
+        list_ids(&store, &s, by_method(CaptureMethod::Manual)).await,
+        vec![
+            "pi_canceled",
+            "pi_captured",
+            "pi_deadline",
+            "pi_overdue",
+            "pi_held"
+        ]
+    );
+
+    // Creation bounds are exclusive.
+    let created_after = IntentFilter {
+        created_after: Some(at(2)),
+        ..all_intents(now)
+    };
+    assert_eq!(
+        list_ids(&store, &s, created_after).await,
+        vec!["pi_canceled", "pi_captured", "pi_deadline"]
+    );
+    let created_before = IntentFilter {
+        created_before: Some(at(2)),
+        ..all_intents(now)
+    };
+    assert_eq!(
+        list_ids(&store, &s, created_before).await,
+        vec!["pi_held", "pi_auto"]
+    );
+    let between = IntentFilter {
+        created_after: Some(at(0)),
+        created_before: Some(at(3)),
+        ..all_intents(now)
+    };
+    assert_eq!(
+        list_ids(&store, &s, between).await,
+        vec!["pi_overdue", "pi_held"]
+    );
+
+    // Only intents with a deadline before the bound; the captured one keeps its old deadline.
+    let expires_before = IntentFilter {
+        expires_before: Some(at(100)),
+        ..all_intents(now)
+    };
+    assert_eq!(
+        list_ids(&store, &s, expires_before).await,
+        vec!["pi_captured", "pi_overdue"]
+    );
+    let expires_before_later = IntentFilter {
+        expires_before: Some(at(1001)),
+        ..all_intents(now)
+    };
+    assert_eq!(
+        list_ids(&store, &s, expires_before_later).await,
+        vec!["pi_captured", "pi_deadline", "pi_overdue", "pi_held"]
+    );
+
+    // Filters combine.
+    let combined = IntentFilter {
+        status: Some(Status::RequiresCapture),
+        capture_method: Some(CaptureMethod::Manual),
+        created_after: Some(at(1)),
+        expires_before: Some(at(1001)),
+        ..all_intents(now)
+    };
+    assert_eq!(list_ids(&store, &s, combined).await, vec!["pi_deadline"]);
+}
+
+async fn event_listing_and_filters(store: Arc<dyn Store>) {
+    let s = test_scope();
+    let a = stored_intent(&store, "pi_a", &s, 5000, T0).await; // evt_pi_a_created
+    let b = stored_intent(&store, "pi_b", &s, 800, at(1)).await; // evt_pi_b_created
+    let a_held = commit(&store, &authorize(&a, at(2), at(1000)), "evt_a_auth").await;
+    commit(&store, &capture(&a_held, 5000, at(3)), "evt_a_capture").await;
+    commit(&store, &cancel(&b, at(4)), "evt_b_cancel").await;
+
+    let all = store.list_events(&s, &all_events()).await.expect("list");
+    assert_eq!(
+        event_ids(&all),
+        vec![
+            "evt_b_cancel",
+            "evt_a_capture",
+            "evt_a_auth",
+            "evt_pi_b_created",
+            "evt_pi_a_created"
+        ]
+    );
+    assert!(!all.has_more);
+    assert_eq!(all.next_cursor, None);
+
+    let by_kind = |kind| EventFilter {
+        kind: Some(kind),
+        ..all_events()
+    };
+    let created = store
+        .list_events(&s, &by_kind(EventType::PaymentIntentCreated))
+        .await;
+    assert_eq!(
+        event_ids(&created.expect("list")),
+        vec!["evt_pi_b_created", "evt_pi_a_created"]
+    );
+    let succeeded = store
+        .list_events(&s, &by_kind(EventType::PaymentIntentSucceeded))
+        .await;
+    assert_eq!(event_ids(&succeeded.expect("list")), vec!["evt_a_capture"]);
+    let failed = store
+        .list_events(&s, &by_kind(EventType::PaymentIntentPaymentFailed))
+        .await;
+    assert_eq!(failed.expect("list").data.len(), 0);
+
+    let for_a = EventFilter {
+        payment_intent_id: Some("pi_a".into()),
+        ..all_events()
+    };
+    assert_eq!(
+        event_ids(&store.list_events(&s, &for_a).await.expect("list")),
+        vec!["evt_a_capture", "evt_a_auth", "evt_pi_a_created"]
+    );
+    let created_for_b = EventFilter {
+        kind: Some(EventType::PaymentIntentCreated),
+        payment_intent_id: Some("pi_b".into()),
+        ..all_events()
+    };
+    assert_eq!(
+        event_ids(&store.list_events(&s, &created_for_b).await.expect("list")),
+        vec!["evt_pi_b_created"]
+    );
+
+    // Pagination.
+    let mut filter = for_a.clone();
+    filter.page = page(2, None);
+    let first = store.list_events(&s, &filter).await.expect("page 1");
+    assert_eq!(event_ids(&first), vec!["evt_a_capture", "evt_a_auth"]);
+    assert!(first.has_more);
+    assert_eq!(first.next_cursor.as_deref(), Some("evt_a_auth"));
+    filter.page = page(2, first.next_cursor.as_deref());
+    let second = store.list_events(&s, &filter).await.expect("page 2");
+    assert_eq!(event_ids(&second), vec!["evt_pi_a_created"]);
+    assert!(!second.has_more);
+    assert_eq!(second.next_cursor, None);
+    filter.page = page(2, Some("evt_nope"));
+    assert!(matches!(
+        store.list_events(&s, &filter).await,
+        Err(StoreError::UnknownCursor)
+    ));
+
+    // An event keeps a snapshot of the intent as it was right after the change.
+    let auth_event = store
+        .get_event(&s, "evt_a_auth")
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(auth_event.kind, EventType::PaymentIntentRequiresCapture);
+    assert_eq!(auth_event.created_at, at(2));
+    assert_eq!(auth_event.payment_intent_id(), Some("pi_a"));
+    let EventObject::PaymentIntent(snapshot) = &auth_event.object;
+    assert_eq!(**snapshot, a_held);
+    assert_eq!((snapshot.version, snapshot.capturable), (2, 5000));
+    assert_eq!(store.get_event(&s, "evt_nope").await.expect("get"), None);
+}
+
+async fn customers_and_payment_methods(store: Arc<dyn Store>) {
+    let s = test_scope();
+    let customer: Customer = create_customer(
+        "cus_1".into(),
+        s.clone(),
+        CreateCustomer {
+            email: Some("ada@example.com".into()),
+            name: Some("Ada".into()),
+            metadata: [("tier".to_owned(), "gold".to_owned())].into(),
+        },
+        T0,
+    )
+    .expect("a valid customer");
+    let method = SavedPaymentMethod {
+        id: "pm_1".into(),
+        scope: s.clone(),
+        customer_id: "cus_1".into(),
+        card: Card {
+            brand: "mastercard".into(),
+            last_four: "4444".into(),
+        },
+        processor_token: "tok_1".into(),
+        created_at: at(1),
+    };
+    store
+        .commit(UnitOfWork {
+            customers: vec![customer.clone()],
+            payment_methods: vec![method.clone()],
+            ..UnitOfWork::default()
+        })
+        .await
+        .expect("commit");
+
+    assert_eq!(
+        store.get_customer(&s, "cus_1").await.expect("get"),
+        Some(customer.clone())
+    );
+    assert_eq!(
+        store.get_payment_method(&s, "pm_1").await.expect("get"),
+        Some(method.clone())
+    );
+    assert_eq!(store.get_customer(&s, "cus_nope").await.expect("get"), None);
+    assert_eq!(
+        store.get_payment_method(&s, "pm_nope").await.expect("get"),
+        None
+    );
+
+    // Ids are unique.
+    assert_conflict(
+        store
+            .commit(UnitOfWork {
+                customers: vec![customer],
+                ..UnitOfWork::default()
+            })
+            .await,
+    );
+    assert_conflict(
+        store
+            .commit(UnitOfWork {
+                payment_methods: vec![method],
+                ..UnitOfWork::default()
+            })
+            .await,
+    );
+}
+
+/// Several processes starting at once on one database: every open succeeds and all of them see
+/// the same data; opening again later finds the schema in place.
+async fn concurrent_opens_migrate_once_and_share_data(url: &str) {
+    let opens = (0..8).map(|_| {
+        let url = url.to_owned();
+        tokio::spawn(async move { holdfast_store::open(&url).await })
+    });
+    let mut stores = Vec::new();
+    for open in opens {
+        stores.push(open.await.expect("join").expect("open"));
+    }
+    let s = test_scope();
+    let written = stored_intent(&stores[0], "pi_1", &s, 5000, T0).await;
+    for store in &stores {
+        assert_eq!(
+            store.get_intent(&s, "pi_1").await.expect("get"),
+            Some(written.clone())
+        );
+    }
+    // Opening again later finds the schema in place.
+    let reopened = holdfast_store::open(url).await.expect("reopen");
+    assert_eq!(
+        reopened.get_intent(&s, "pi_1").await.expect("get"),
+        Some(written)
+    );
+}
+
+/// Not part of the shared contract: a PostgreSQL store does not touch the schema while another
+/// process holds the migration lock, so processes starting together cannot race.
+#[tokio::test]
+async fn postgres_open_waits_for_the_migration_lock() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let lock = holdfast_store::postgres::MIGRATION_LOCK;
+    let holder = connect_admin(&db.url)
+        .await
+        .expect("connect to the test database");
+    holder
+        .execute("SELECT pg_advisory_lock($1)", &[&lock])
+        .await
+        .expect("take the migration lock");
+
+    let url = db.url.clone();
+    let opening = tokio::spawn(async move { holdfast_store::open(&url).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !opening.is_finished(),
+        "open went ahead while another process held the migration lock"
+    );
+
+    holder
+        .execute("SELECT pg_advisory_unlock($1)", &[&lock])
+        .await
+        .expect("release the migration lock");
+    let store = tokio::time::timeout(Duration::from_secs(10), opening)
+        .await
+        .expect("open finishes once the lock is free")
+        .expect("join")
+        .expect("open");
+    store.ping().await.expect("ping");
+}
+
+/// Not part of the shared contract: PostgreSQL reports a server it cannot reach as unavailable.
+#[tokio::test]
+async fn postgres_unreachable_is_unavailable() {
+    let result = holdfast_store::open("postgres://postgres@127.0.0.1:1/postgres").await;
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "expected Unavailable, got {result:?}"
+    );
+    let result = holdfast_store::postgres::PgStore::open("postgres://host:notaport/db").await;
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "expected Unavailable, got {result:?}"
+    );
+}
