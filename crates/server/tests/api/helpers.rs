@@ -185,10 +185,11 @@ impl TestApp {
         )
         .await
         .expect("server starts");
-        let created = running
-            .bootstrapped
-            .clone()
-            .expect("a fresh database bootstraps the default merchant");
+        // A fresh database bootstraps the default merchant; a used one gets a merchant of its own.
+        let created = match running.bootstrapped.clone() {
+            Some(created) => created,
+            None => running.app.create_merchant("test").await.expect("merchant"),
+        };
         TestApp {
             base: format!("http://{}", running.addr),
             client: reqwest::Client::new(),
