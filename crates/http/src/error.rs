@@ -110,10 +110,15 @@ impl ApiError {
         if let Some(internal) = &self.internal {
             tracing::error!(request_id = %request_id::current(), code = %self.code, error = %internal, "request failed");
         }
+        let retry_after_seconds = match self.code {
+            ErrorCode::IdempotencyKeyInUse => Some(1),
+            _ => None,
+        };
         Reply {
             status: self.status().as_u16(),
             body: self.body(),
             replayed: false,
+            retry_after_seconds,
         }
     }
 }
@@ -189,6 +194,11 @@ pub fn reply_response(reply: Reply) -> Response {
         reply.body,
     )
         .into_response();
+    if let Some(seconds) = reply.retry_after_seconds {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, seconds.into());
+    }
     if reply.replayed {
         response.headers_mut().insert(
             "idempotent-replayed",

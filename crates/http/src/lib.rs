@@ -53,6 +53,7 @@ pub(crate) fn json_reply<T: Serialize>(status: StatusCode, value: &T) -> Reply {
             status: status.as_u16(),
             body,
             replayed: false,
+            retry_after_seconds: None,
         },
         Err(e) => ApiError {
             internal: Some(e.to_string()),

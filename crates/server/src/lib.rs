@@ -54,6 +54,7 @@ pub async fn start(
         .await
         .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
+    tokio::spawn(housekeeping(Arc::clone(&app)));
     let router = holdfast_http::router(Arc::clone(&app));
     let task = tokio::spawn(async move {
         axum::serve(listener, router)
@@ -66,6 +67,23 @@ pub async fn start(
         bootstrapped,
         task,
     })
+}
+
+/// How often expired idempotency records are purged.
+const HOUSEKEEPING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Background housekeeping for as long as the server runs. Safe on several processes at once:
+/// each batch delete is idempotent.
+async fn housekeeping(app: Arc<Holdfast>) {
+    let mut tick = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+    loop {
+        tick.tick().await;
+        match app.purge_idempotency_keys(100).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "purged expired idempotency keys"),
+            Err(e) => tracing::warn!(error = %e, "idempotency key purge failed"),
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -33,6 +33,8 @@ pub struct Reply {
     pub status: u16,
     pub body: Vec<u8>,
     pub replayed: bool,
+    /// Seconds the client should wait before retrying (`Retry-After`); never stored.
+    pub retry_after_seconds: Option<u32>,
 }
 
 /// What a use case decided: the write to make and the answer to give once it is made.
@@ -159,5 +161,6 @@ fn replay<T>(
         status: stored.status_code,
         body: stored.body,
         replayed: true,
+        retry_after_seconds: None,
     }
 }

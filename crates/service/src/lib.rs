@@ -11,6 +11,7 @@ mod idempotency;
 pub mod ids;
 mod intents;
 mod keys;
+pub mod maintenance;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

@@ -80,6 +80,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         key: &str,
     ) -> StoreResult<Option<IdempotencyRecord>>;
 
+    /// Deletes up to `limit` idempotency records created before `before`; returns how many.
+    async fn purge_idempotency(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
+
     /// Writes the whole unit atomically, or nothing.
     async fn commit(&self, unit: UnitOfWork) -> StoreResult<()>;
 }

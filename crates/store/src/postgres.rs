@@ -631,6 +631,17 @@ impl Store for PgStore {
             .transpose()
     }
 
+    async fn purge_idempotency(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        let client = self.client().await?;
+        execute(
+            &client,
+            "DELETE FROM idempotency_keys WHERE ctid IN
+             (SELECT ctid FROM idempotency_keys WHERE created_at < $1 LIMIT $2)",
+            &[&before.seconds(), &i64::from(limit)],
+        )
+        .await
+    }
+
     async fn commit(&self, unit: UnitOfWork) -> StoreResult<()> {
         if unit.is_empty() {
             return Ok(());

@@ -686,6 +686,19 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn purge_idempotency(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "DELETE FROM idempotency_keys WHERE rowid IN
+                 (SELECT rowid FROM idempotency_keys WHERE created_at < ?1 LIMIT ?2)",
+            )
+            .and_then(|mut s| s.execute(params![before.seconds(), limit]))
+            .map(|n| n as u64)
+            .map_err(write_error)
+        })
+        .await
+    }
+
     async fn commit(&self, unit: UnitOfWork) -> StoreResult<()> {
         if unit.is_empty() {
             return Ok(());

@@ -24,6 +24,7 @@ both_backends!(
     every_response_has_a_request_id,
     health_endpoints,
     objects_are_stamped_with_livemode,
+    idempotency_keys_are_kept_eight_days_then_purged,
 );
 
 async fn missing_api_key_is_401(app: &TestApp) {
@@ -483,4 +484,29 @@ async fn restart_on_the_same_sqlite_file_keeps_everything() {
         .unwrap();
     assert_eq!(after, before);
     running.task.abort();
+}
+
+async fn idempotency_keys_are_kept_eight_days_then_purged(app: &TestApp) {
+    let create = |amount: i64| {
+        app.request(Method::POST, "/v1/payment-intents")
+            .idem("order-77")
+            .json(&json!({"amount_money": usd(amount)}))
+    };
+    let first = create(100).send().await;
+    assert_eq!(first.status, 201);
+    // Eight days less a second later the record is still there and replays.
+    app.clock.advance(8 * 86_400 - 1);
+    assert_eq!(app.app.purge_idempotency_keys(10).await.unwrap(), 0);
+    let replay = create(100).send().await;
+    assert_eq!(replay.status, 201);
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.text, first.text);
+    create(200).send().await.assert_error(422, "IDEMPOTENCY_KEY_REUSED", None);
+    // Past eight days it is purged, and the key is free again.
+    app.clock.advance(2);
+    assert_eq!(app.app.purge_idempotency_keys(10).await.unwrap(), 1);
+    let fresh = create(200).send().await;
+    assert_eq!(fresh.status, 201, "{}", fresh.text);
+    assert_eq!(fresh.header("idempotent-replayed"), None);
+    assert_eq!(fresh.json["data"]["payment_intent"]["amount_money"], usd(200));
 }
