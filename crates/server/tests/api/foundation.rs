@@ -501,12 +501,18 @@ async fn idempotency_keys_are_kept_eight_days_then_purged(app: &TestApp) {
     assert_eq!(replay.status, 201);
     assert_eq!(replay.header("idempotent-replayed"), Some("true"));
     assert_eq!(replay.text, first.text);
-    create(200).send().await.assert_error(422, "IDEMPOTENCY_KEY_REUSED", None);
+    create(200)
+        .send()
+        .await
+        .assert_error(422, "IDEMPOTENCY_KEY_REUSED", None);
     // Past eight days it is purged, and the key is free again.
     app.clock.advance(2);
     assert_eq!(app.app.purge_idempotency_keys(10).await.unwrap(), 1);
     let fresh = create(200).send().await;
     assert_eq!(fresh.status, 201, "{}", fresh.text);
     assert_eq!(fresh.header("idempotent-replayed"), None);
-    assert_eq!(fresh.json["data"]["payment_intent"]["amount_money"], usd(200));
+    assert_eq!(
+        fresh.json["data"]["payment_intent"]["amount_money"],
+        usd(200)
+    );
 }

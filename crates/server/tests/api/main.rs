@@ -1,4 +1,8 @@
 //! Holdfast's API tests: one binary, a real server per test, real HTTP, both backends.
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected value; helper fns are not #[test] fns"
+)]
 
 mod helpers;
 
