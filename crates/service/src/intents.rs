@@ -81,6 +81,20 @@ impl Holdfast {
         ctx: &RequestCtx,
         cmd: CreateIntentCommand,
     ) -> Result<Decision<CreatedIntent>, ServiceError> {
+        if let Some(customer_id) = &cmd.request.customer_id
+            && self
+                .store
+                .get_customer(&ctx.scope, customer_id)
+                .await?
+                .is_none()
+        {
+            return Err(Rejection::param(
+                ErrorCode::CustomerNotFound,
+                "customer_id",
+                "no such customer",
+            )
+            .into());
+        }
         let now = self.now();
         let id = new_id("pi");
         let client_secret = format!("{id}_secret_{}", random_base62(24));
@@ -141,6 +155,18 @@ impl Holdfast {
                             "no such payment method",
                         )
                     })?;
+                if current
+                    .customer_id
+                    .as_ref()
+                    .is_some_and(|customer| *customer != method.customer_id)
+                {
+                    return Err(Rejection::param(
+                        ErrorCode::InvalidParameter,
+                        "payment_method_id",
+                        "this payment method belongs to another customer than the intent's",
+                    )
+                    .into());
+                }
                 (method.processor_token, Some(method.id))
             }
             (None, None) => {

@@ -67,17 +67,6 @@ async fn create_payment_intent(
         },
         payment_source_token: body.payment_source_token,
     };
-    if let Some(customer_id) = &cmd.request.customer_id {
-        state
-            .app
-            .get_customer(&ctx.scope, customer_id)
-            .await
-            .map_err(|e| {
-                let mut api = ApiError::from(e);
-                api.param = Some("customer_id".into());
-                api
-            })?;
-    }
     let app = &state.app;
     let reply = app
         .run(
