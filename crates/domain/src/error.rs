@@ -43,6 +43,7 @@ error_codes! {
     IdempotencyKeyInUse => "IDEMPOTENCY_KEY_IN_USE",
     // Objects that are not there (or belong to someone else).
     PaymentIntentNotFound => "PAYMENT_INTENT_NOT_FOUND",
+    TestClockNotFound => "TEST_CLOCK_NOT_FOUND",
     CustomerNotFound => "CUSTOMER_NOT_FOUND",
     PaymentMethodNotFound => "PAYMENT_METHOD_NOT_FOUND",
     EventNotFound => "EVENT_NOT_FOUND",
@@ -68,6 +69,11 @@ error_codes! {
     CannotCancelSucceededPayment => "CANNOT_CANCEL_SUCCEEDED_PAYMENT",
     PaymentAlreadyCanceled => "PAYMENT_ALREADY_CANCELED",
     CannotCancelExpiredPayment => "CANNOT_CANCEL_EXPIRED_PAYMENT",
+    // Deadlines: scheduled actions and test clocks.
+    ScheduledActionAfterExpiry => "SCHEDULED_ACTION_AFTER_EXPIRY",
+    InvalidStatusForScheduledAction => "INVALID_STATUS_FOR_SCHEDULED_ACTION",
+    TestClockCannotMoveBackwards => "TEST_CLOCK_CANNOT_MOVE_BACKWARDS",
+    TestClockNotAllowedInLiveMode => "TEST_CLOCK_NOT_ALLOWED_IN_LIVE_MODE",
 }
 
 impl fmt::Display for ErrorCode {

@@ -27,6 +27,7 @@ event_types! {
     PaymentIntentSucceeded => "payment_intent.succeeded",
     PaymentIntentCanceled => "payment_intent.canceled",
     PaymentIntentPaymentFailed => "payment_intent.payment_failed",
+    PaymentIntentAuthorizationExpiring => "payment_intent.authorization_expiring",
 }
 
 impl serde::Serialize for EventType {

@@ -223,6 +223,18 @@ pub struct PaymentIntent {
     pub next_action: Option<NextAction>,
     #[serde(default)]
     pub actions: Vec<Action>,
+    /// The test clock whose time this intent lives on (test mode only); `None` is the wall clock.
+    #[serde(default)]
+    pub test_clock_id: Option<String>,
+    /// A capture or void to perform on its own at a set time.
+    #[serde(default)]
+    pub scheduled_action: Option<ScheduledAction>,
+    /// How long before the deadline `payment_intent.authorization_expiring` fires; `None`, never.
+    #[serde(default)]
+    pub expiry_warning_lead_seconds: Option<i64>,
+    /// When the expiring-soon warning is due; cleared once it fired.
+    #[serde(default)]
+    pub expiry_warning_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -263,7 +275,7 @@ impl PaymentIntent {
         view
     }
 
-    fn release_as_expired(&mut self, now: Timestamp) {
+    pub(crate) fn release_as_expired(&mut self, now: Timestamp) {
         self.status = Status::Expired;
         self.released += self.capturable;
         self.capturable = 0;
@@ -274,7 +286,7 @@ impl PaymentIntent {
             .or(Some(now));
     }
 
-    fn push_action(
+    pub(crate) fn push_action(
         &mut self,
         ctx: &mut Ctx<'_>,
         kind: ActionType,
@@ -294,7 +306,7 @@ impl PaymentIntent {
         self.actions.push(action);
     }
 
-    fn next_version(&self, now: Timestamp) -> PaymentIntent {
+    pub(crate) fn next_version(&self, now: Timestamp) -> PaymentIntent {
         let mut next = self.clone();
         next.version += 1;
         next.updated_at = now;
@@ -327,7 +339,7 @@ pub struct Transition {
 }
 
 impl Transition {
-    fn new(intent: PaymentIntent, events: Vec<EventType>) -> Transition {
+    pub(crate) fn new(intent: PaymentIntent, events: Vec<EventType>) -> Transition {
         debug_assert!(
             intent.money_invariant_holds(),
             "money invariant broken: {intent:?}"
@@ -371,6 +383,10 @@ pub struct CreateRequest {
     pub reference: Option<String>,
     pub metadata: Metadata,
     pub customer_id: Option<String>,
+    pub test_clock_id: Option<String>,
+    /// `scheduled_action` at creation: an action relative to whatever deadline confirm sets.
+    pub scheduled_action: Option<ScheduleRequest>,
+    pub expiry_warning_lead_seconds: Option<i64>,
 }
 
 /// Validates a creation request and builds the new intent in `requires_payment_method`.
@@ -448,6 +464,10 @@ pub fn create(
         }
     }
     metadata::validate(&req.metadata, "metadata")?;
+    let scheduled_action = match &req.scheduled_action {
+        None => None,
+        Some(schedule) => Some(schedule_at_creation(schedule, capture_method)?),
+    };
     let intent = PaymentIntent {
         id,
         scope,
@@ -477,6 +497,10 @@ pub fn create(
         last_payment_error: None,
         next_action: None,
         actions: Vec::new(),
+        test_clock_id: req.test_clock_id,
+        scheduled_action,
+        expiry_warning_lead_seconds: req.expiry_warning_lead_seconds,
+        expiry_warning_at: None,
         created_at: now,
         updated_at: now,
     };
@@ -582,6 +606,14 @@ pub fn apply_authorization(
                 next.status = Status::RequiresCapture;
                 next.capturable = amount;
                 next.authorization_expires_at = Some(expires_at);
+                next.expiry_warning_at = next
+                    .expiry_warning_lead_seconds
+                    .map(|lead| expires_at.plus_seconds(-lead).max(now));
+                if let Some(schedule) = &mut next.scheduled_action
+                    && let Some(offset) = schedule.offset_before_expiry_seconds
+                {
+                    schedule.at = Some(expires_at.plus_seconds(-offset).max(now));
+                }
                 Transition::new(next, vec![EventType::PaymentIntentRequiresCapture])
             }
         }
@@ -702,6 +734,8 @@ pub fn apply_capture(
     next.capturable = 0;
     next.captured_at = Some(now);
     next.amount = amount;
+    next.scheduled_action = None;
+    next.expiry_warning_at = None;
     next.push_action(
         ctx,
         ActionType::Capture,
@@ -776,6 +810,8 @@ pub fn apply_cancel(intent: &PaymentIntent, plan: CancelPlan, ctx: &mut Ctx<'_>)
     next.cancellation_reason = plan.reason;
     next.canceled_at = Some(now);
     next.next_action = None;
+    next.scheduled_action = None;
+    next.expiry_warning_at = None;
     if plan.voids_hold {
         let released = next.capturable;
         next.released += released;
@@ -784,6 +820,11 @@ pub fn apply_cancel(intent: &PaymentIntent, plan: CancelPlan, ctx: &mut Ctx<'_>)
     }
     Transition::new(next, vec![EventType::PaymentIntentCanceled])
 }
+
+pub use crate::schedule::{
+    Due, ScheduleRequest, ScheduledAction, ScheduledKind, apply_expiry, apply_expiry_warning,
+    clear_scheduled_action, schedule_at_creation, set_scheduled_action,
+};
 
 #[cfg(test)]
 mod tests;

@@ -11,6 +11,8 @@ pub mod event;
 pub mod intent;
 pub mod metadata;
 pub mod money;
+pub mod schedule;
+pub mod test_clock;
 pub mod time;
 
 pub use error::{ErrorCode, Rejection};

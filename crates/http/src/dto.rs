@@ -43,6 +43,18 @@ pub struct CreateIntentBody {
     pub reference: Option<String>,
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
+    /// A test clock id (`clock_…`): the intent lives on that clock's time.
+    pub test_clock: Option<String>,
+    pub scheduled_action: Option<ScheduleAtCreationIn>,
+}
+
+/// `scheduled_action` at creation: relative to the deadline confirm will set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleAtCreationIn {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub offset_before_expiry_seconds: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

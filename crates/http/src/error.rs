@@ -23,7 +23,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | PaymentIntentNotFound
         | CustomerNotFound
         | PaymentMethodNotFound
-        | EventNotFound => StatusCode::NOT_FOUND,
+        | EventNotFound
+        | TestClockNotFound => StatusCode::NOT_FOUND,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         IdempotencyKeyInUse => StatusCode::CONFLICT,
         RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -51,7 +52,11 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | InvalidCancellationReason
         | CannotCancelSucceededPayment
         | PaymentAlreadyCanceled
-        | CannotCancelExpiredPayment => StatusCode::BAD_REQUEST,
+        | CannotCancelExpiredPayment
+        | ScheduledActionAfterExpiry
+        | InvalidStatusForScheduledAction
+        | TestClockCannotMoveBackwards
+        | TestClockNotAllowedInLiveMode => StatusCode::BAD_REQUEST,
     }
 }
 

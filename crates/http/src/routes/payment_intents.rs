@@ -5,7 +5,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use holdfast_domain::intent::{CaptureMethod, CaptureRequest, CreateRequest, Status};
+use holdfast_domain::intent::{
+    CaptureMethod, CaptureRequest, CreateRequest, ScheduleRequest, Status,
+};
 use holdfast_service::{ConfirmCommand, CreateIntentCommand, CreatedIntent};
 use holdfast_store::IntentFilter;
 
@@ -64,6 +66,15 @@ async fn create_payment_intent(
             reference: body.reference,
             metadata: body.metadata,
             customer_id: body.customer_id,
+            test_clock_id: body.test_clock,
+            scheduled_action: body.scheduled_action.map(|s| ScheduleRequest {
+                kind: s.kind,
+                at: None,
+                offset_before_expiry_seconds: Some(s.offset_before_expiry_seconds),
+                amount: None,
+            }),
+            // The service applies the server's configured lead.
+            expiry_warning_lead_seconds: None,
         },
         payment_source_token: body.payment_source_token,
     };
