@@ -1,1 +1,977 @@
+//! The payment intent state machine, checked the TigerBeetle way: one table with a row for every
+//! (starting state, command) pair and the exact outcome the contract (the Flint manual capture guide)
+//! demands, then unit tests for what the table does not reach (creation, automatic capture, declines,
+//! versions, expiry at and after the deadline).
+//!
+//! Every starting state is built with the real functions (`create` → `apply_authorization` → ...), so
+//! the table also exercises the paths that lead to each state.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::*;
+use crate::time::SECONDS_PER_DAY;
+use {Command as C, ErrorCode as E, EventType as Ev, Start as S, Status as St};
+
+/// Creation time of every intent in these tests.
+const T0: Timestamp = Timestamp(1_783_000_000);
+/// When the hold is placed.
+const AUTHORIZED_AT: Timestamp = T0.plus_seconds(60);
+/// The hold's deadline: the last second at which it can still be captured.
+const DEADLINE: Timestamp = AUTHORIZED_AT.plus_seconds(7 * SECONDS_PER_DAY);
+/// A moment well inside the hold.
+const WITHIN: Timestamp = AUTHORIZED_AT.plus_seconds(SECONDS_PER_DAY);
+/// A moment after the deadline.
+const PAST: Timestamp = DEADLINE.plus_seconds(1);
+
+/// The amount asked for, authorized and (in full) captured: $129.00.
+const A: i64 = 12_900;
+/// A partial capture, $98.00 of the $129.00 hold, as in the guide...
+const PART: i64 = 9_800;
+/// ...which releases the remaining $31.00.
+const REST: i64 = A - PART;
+
+fn usd() -> Currency {
+    Currency::parse("USD").expect("USD is a currency")
+}
+
+fn raw(amount: i64, currency: &str) -> RawMoney {
+    RawMoney {
+        amount,
+        currency: currency.into(),
+    }
+}
+
+fn scope() -> Scope {
+    Scope {
+        merchant_id: "mer_test".into(),
+        livemode: false,
+    }
+}
+
+/// Runs `f` with a context at `now` whose ids are unique across the whole test binary.
+fn with_ctx<R>(now: Timestamp, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let mut new_id =
+        |prefix: &'static str| format!("{prefix}_{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    let mut ctx = Ctx {
+        now,
+        request_id: Some("req_test"),
+        new_id: &mut new_id,
+    };
+    f(&mut ctx)
+}
+
+fn request(capture_method: &str) -> CreateRequest {
+    CreateRequest {
+        amount: Some(raw(A, "USD")),
+        capture_method: Some(capture_method.into()),
+        ..CreateRequest::default()
+    }
+}
+
+fn try_create(req: CreateRequest) -> Result<Transition, Rejection> {
+    create("pi_test".into(), scope(), "hash".into(), req, T0)
+}
+
+fn create_with(capture_method: &str) -> PaymentIntent {
+    try_create(request(capture_method))
+        .expect("a valid request creates an intent")
+        .intent
+}
+
+fn card() -> Card {
+    Card {
+        brand: "visa".into(),
+        last_four: "4242".into(),
+    }
+}
+
+fn authorized(expires_at: Timestamp, captured: bool) -> AuthorizationResult {
+    AuthorizationResult::Authorized {
+        card: card(),
+        processor_ref: "ch_test".into(),
+        expires_at,
+        captured,
+    }
+}
+
+fn requires_action() -> AuthorizationResult {
+    AuthorizationResult::RequiresAction {
+        card: card(),
+        processor_ref: "ch_test".into(),
+        redirect_url: "https://example.test/3ds".into(),
+    }
+}
+
+fn declined() -> AuthorizationResult {
+    AuthorizationResult::Declined {
+        card: Some(card()),
+        error: PaymentError {
+            code: "card_declined".into(),
+            decline_code: "insufficient_funds".into(),
+            message: "Your card has insufficient funds.".into(),
+        },
+    }
+}
+
+fn authorize(intent: &PaymentIntent, result: AuthorizationResult, now: Timestamp) -> Transition {
+    with_ctx(now, |ctx| apply_authorization(intent, result, None, ctx))
+}
+
+fn capture_all(intent: &PaymentIntent, now: Timestamp) -> Transition {
+    let req = CaptureRequest::default();
+    let amount = decide_capture(intent, &req, now).expect("the hold is capturable");
+    with_ctx(now, |ctx| apply_capture(intent, amount, &req, ctx))
+}
+
+fn cancel(intent: &PaymentIntent, reason: Option<&str>, now: Timestamp) -> Transition {
+    let plan = decide_cancel(intent, reason, now).expect("the intent is cancelable");
+    with_ctx(now, |ctx| apply_cancel(intent, plan, ctx))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table.
+// ---------------------------------------------------------------------------------------------
+
+/// Where a row starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    RequiresPaymentMethod,
+    RequiresAction,
+    /// Authorized, and the command arrives inside the hold.
+    RequiresCapture,
+    /// Authorized and stored as `requires_capture`, but the command arrives after the deadline: the
+    /// hold is due for expiry and no worker has recorded it yet.
+    RequiresCapturePastDeadline,
+    /// Captured in full.
+    Succeeded,
+    /// The hold was voided.
+    Canceled,
+    /// The hold lapsed (`as_of` after the deadline).
+    Expired,
+}
+
+const STARTS: [Start; 7] = [
+    Start::RequiresPaymentMethod,
+    Start::RequiresAction,
+    Start::RequiresCapture,
+    Start::RequiresCapturePastDeadline,
+    Start::Succeeded,
+    Start::Canceled,
+    Start::Expired,
+];
+
+/// Builds the starting intent with the real functions, and the time the row's command runs at.
+fn start(s: Start) -> (PaymentIntent, Timestamp) {
+    let created = create_with("manual");
+    let held = || authorize(&created, authorized(DEADLINE, false), AUTHORIZED_AT).intent;
+    match s {
+        Start::RequiresPaymentMethod => (created, WITHIN),
+        Start::RequiresAction => (
+            authorize(&created, requires_action(), AUTHORIZED_AT).intent,
+            WITHIN,
+        ),
+        Start::RequiresCapture => (held(), WITHIN),
+        Start::RequiresCapturePastDeadline => (held(), PAST),
+        Start::Succeeded => (capture_all(&held(), WITHIN).intent, WITHIN.plus_seconds(60)),
+        Start::Canceled => (
+            cancel(&held(), Some("requested_by_customer"), WITHIN).intent,
+            WITHIN.plus_seconds(60),
+        ),
+        Start::Expired => (held().as_of(PAST), PAST.plus_seconds(60)),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Command {
+    /// Confirm; the processor places the (manual) hold.
+    Confirm,
+    /// Complete 3D Secure; the processor places the hold.
+    Authenticate,
+    /// Capture with no amount: everything capturable.
+    CaptureFull,
+    /// Capture $98.00.
+    CapturePartial,
+    /// Capture $0.00.
+    CaptureZero,
+    /// Capture $98.00 in EUR.
+    CaptureWrongCurrency,
+    /// Capture a cent more than the hold.
+    CaptureOver,
+    /// Cancel with `requested_by_customer`.
+    CancelValid,
+    /// Cancel without a reason.
+    CancelNoReason,
+    /// Cancel with a reason the contract does not know.
+    CancelBadReason,
+}
+
+const COMMANDS: [Command; 10] = [
+    Command::Confirm,
+    Command::Authenticate,
+    Command::CaptureFull,
+    Command::CapturePartial,
+    Command::CaptureZero,
+    Command::CaptureWrongCurrency,
+    Command::CaptureOver,
+    Command::CancelValid,
+    Command::CancelNoReason,
+    Command::CancelBadReason,
+];
+
+/// Runs a command the way the service does: check or decide, and only then apply.
+fn run(intent: &PaymentIntent, command: Command, now: Timestamp) -> Result<Transition, Rejection> {
+    let capture = |amount: Option<RawMoney>| {
+        let req = CaptureRequest {
+            amount,
+            ..CaptureRequest::default()
+        };
+        let money = decide_capture(intent, &req, now)?;
+        Ok(with_ctx(now, |ctx| apply_capture(intent, money, &req, ctx)))
+    };
+    let cancel = |reason: Option<&str>| {
+        let plan = decide_cancel(intent, reason, now)?;
+        Ok(with_ctx(now, |ctx| apply_cancel(intent, plan, ctx)))
+    };
+    let hold = authorized(now.plus_seconds(7 * SECONDS_PER_DAY), false);
+    match command {
+        Command::Confirm => {
+            check_confirm(intent)?;
+            Ok(authorize(intent, hold, now))
+        }
+        Command::Authenticate => {
+            check_authenticate(intent)?;
+            Ok(authorize(intent, hold, now))
+        }
+        Command::CaptureFull => capture(None),
+        Command::CapturePartial => capture(Some(raw(PART, "USD"))),
+        Command::CaptureZero => capture(Some(raw(0, "USD"))),
+        Command::CaptureWrongCurrency => capture(Some(raw(PART, "EUR"))),
+        Command::CaptureOver => capture(Some(raw(A + 1, "USD"))),
+        Command::CancelValid => cancel(Some("requested_by_customer")),
+        Command::CancelNoReason => cancel(None),
+        Command::CancelBadReason => cancel(Some("changed_my_mind")),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// Refused with this code, naming this parameter (or none).
+    Rejected(ErrorCode, Option<&'static str>),
+    /// Transitions to this status with these amounts, emitting these events.
+    Moves {
+        status: Status,
+        /// authorized, capturable, captured, released
+        money: [i64; 4],
+        events: &'static [EventType],
+    },
+}
+
+const fn no(code: ErrorCode) -> Expect {
+    Expect::Rejected(code, None)
+}
+
+const fn no_at(code: ErrorCode, param: &'static str) -> Expect {
+    Expect::Rejected(code, Some(param))
+}
+
+const fn moves(status: Status, money: [i64; 4], events: &'static [EventType]) -> Expect {
+    Expect::Moves {
+        status,
+        money,
+        events,
+    }
+}
+
+const HELD: Expect = moves(
+    St::RequiresCapture,
+    [A, A, 0, 0],
+    &[Ev::PaymentIntentRequiresCapture],
+);
+const CANCELED_EMPTY: Expect = moves(St::Canceled, [0, 0, 0, 0], &[Ev::PaymentIntentCanceled]);
+const VOIDED: Expect = moves(St::Canceled, [A, 0, 0, A], &[Ev::PaymentIntentCanceled]);
+const NOT_CONFIRMABLE: Expect = no(E::InvalidStatusForConfirm);
+const NOT_AUTHENTICATABLE: Expect = no(E::InvalidStatusForAuthentication);
+const NOT_CAPTURABLE: Expect = no(E::InvalidStatusForCapture);
+const LAPSED: Expect = no(E::PaymentAuthorizationExpired);
+const BAD_REASON: Expect = no_at(E::InvalidCancellationReason, "cancellation_reason");
+
+#[rustfmt::skip]
+const TABLE: &[(Start, Command, Expect)] = &[
+    // requires_payment_method: only confirm moves it forward; it can be canceled, with no hold to void.
+    (S::RequiresPaymentMethod, C::Confirm,              HELD),
+    (S::RequiresPaymentMethod, C::Authenticate,         NOT_AUTHENTICATABLE),
+    (S::RequiresPaymentMethod, C::CaptureFull,          NOT_CAPTURABLE),
+    (S::RequiresPaymentMethod, C::CapturePartial,       NOT_CAPTURABLE),
+    (S::RequiresPaymentMethod, C::CaptureZero,          NOT_CAPTURABLE),
+    (S::RequiresPaymentMethod, C::CaptureWrongCurrency, NOT_CAPTURABLE),
+    (S::RequiresPaymentMethod, C::CaptureOver,          NOT_CAPTURABLE),
+    (S::RequiresPaymentMethod, C::CancelValid,          CANCELED_EMPTY),
+    (S::RequiresPaymentMethod, C::CancelNoReason,       CANCELED_EMPTY),
+    (S::RequiresPaymentMethod, C::CancelBadReason,      BAD_REASON),
+    // requires_action: authentication places the hold; no hold yet, so a cancel voids nothing.
+    (S::RequiresAction, C::Confirm,              NOT_CONFIRMABLE),
+    (S::RequiresAction, C::Authenticate,         HELD),
+    (S::RequiresAction, C::CaptureFull,          NOT_CAPTURABLE),
+    (S::RequiresAction, C::CapturePartial,       NOT_CAPTURABLE),
+    (S::RequiresAction, C::CaptureZero,          NOT_CAPTURABLE),
+    (S::RequiresAction, C::CaptureWrongCurrency, NOT_CAPTURABLE),
+    (S::RequiresAction, C::CaptureOver,          NOT_CAPTURABLE),
+    (S::RequiresAction, C::CancelValid,          CANCELED_EMPTY),
+    (S::RequiresAction, C::CancelNoReason,       CANCELED_EMPTY),
+    (S::RequiresAction, C::CancelBadReason,      BAD_REASON),
+    // requires_capture inside the hold: capture (once, with the three amount checks) or void.
+    (S::RequiresCapture, C::Confirm,              NOT_CONFIRMABLE),
+    (S::RequiresCapture, C::Authenticate,         NOT_AUTHENTICATABLE),
+    (S::RequiresCapture, C::CaptureFull,          moves(St::Succeeded, [A, 0, A, 0], &[Ev::PaymentIntentSucceeded])),
+    (S::RequiresCapture, C::CapturePartial,       moves(St::Succeeded, [A, 0, PART, REST], &[Ev::PaymentIntentSucceeded])),
+    (S::RequiresCapture, C::CaptureZero,          no_at(E::InvalidCaptureAmount, "amount_money.amount")),
+    (S::RequiresCapture, C::CaptureWrongCurrency, no_at(E::CaptureCurrencyMismatch, "amount_money.currency")),
+    (S::RequiresCapture, C::CaptureOver,          no_at(E::CaptureAmountExceedsAuthorized, "amount_money.amount")),
+    (S::RequiresCapture, C::CancelValid,          VOIDED),
+    (S::RequiresCapture, C::CancelNoReason,       VOIDED),
+    (S::RequiresCapture, C::CancelBadReason,      BAD_REASON),
+    // requires_capture past the deadline: the hold is gone even though no worker recorded it.
+    (S::RequiresCapturePastDeadline, C::Confirm,              NOT_CONFIRMABLE),
+    (S::RequiresCapturePastDeadline, C::Authenticate,         NOT_AUTHENTICATABLE),
+    (S::RequiresCapturePastDeadline, C::CaptureFull,          LAPSED),
+    (S::RequiresCapturePastDeadline, C::CapturePartial,       LAPSED),
+    (S::RequiresCapturePastDeadline, C::CaptureZero,          LAPSED),
+    (S::RequiresCapturePastDeadline, C::CaptureWrongCurrency, LAPSED),
+    (S::RequiresCapturePastDeadline, C::CaptureOver,          LAPSED),
+    (S::RequiresCapturePastDeadline, C::CancelValid,          no(E::CannotCancelExpiredPayment)),
+    (S::RequiresCapturePastDeadline, C::CancelNoReason,       no(E::CannotCancelExpiredPayment)),
+    (S::RequiresCapturePastDeadline, C::CancelBadReason,      no(E::CannotCancelExpiredPayment)),
+    // succeeded: one capture only; money moved, so a refund, not a cancel.
+    (S::Succeeded, C::Confirm,              NOT_CONFIRMABLE),
+    (S::Succeeded, C::Authenticate,         NOT_AUTHENTICATABLE),
+    (S::Succeeded, C::CaptureFull,          NOT_CAPTURABLE),
+    (S::Succeeded, C::CapturePartial,       NOT_CAPTURABLE),
+    (S::Succeeded, C::CaptureZero,          NOT_CAPTURABLE),
+    (S::Succeeded, C::CaptureWrongCurrency, NOT_CAPTURABLE),
+    (S::Succeeded, C::CaptureOver,          NOT_CAPTURABLE),
+    (S::Succeeded, C::CancelValid,          no(E::CannotCancelSucceededPayment)),
+    (S::Succeeded, C::CancelNoReason,       no(E::CannotCancelSucceededPayment)),
+    (S::Succeeded, C::CancelBadReason,      no(E::CannotCancelSucceededPayment)),
+    // canceled: final.
+    (S::Canceled, C::Confirm,              NOT_CONFIRMABLE),
+    (S::Canceled, C::Authenticate,         NOT_AUTHENTICATABLE),
+    (S::Canceled, C::CaptureFull,          NOT_CAPTURABLE),
+    (S::Canceled, C::CapturePartial,       NOT_CAPTURABLE),
+    (S::Canceled, C::CaptureZero,          NOT_CAPTURABLE),
+    (S::Canceled, C::CaptureWrongCurrency, NOT_CAPTURABLE),
+    (S::Canceled, C::CaptureOver,          NOT_CAPTURABLE),
+    (S::Canceled, C::CancelValid,          no(E::PaymentAlreadyCanceled)),
+    (S::Canceled, C::CancelNoReason,       no(E::PaymentAlreadyCanceled)),
+    (S::Canceled, C::CancelBadReason,      no(E::PaymentAlreadyCanceled)),
+    // expired: final; capture says the hold lapsed, cancel says there is nothing to void.
+    (S::Expired, C::Confirm,              NOT_CONFIRMABLE),
+    (S::Expired, C::Authenticate,         NOT_AUTHENTICATABLE),
+    (S::Expired, C::CaptureFull,          LAPSED),
+    (S::Expired, C::CapturePartial,       LAPSED),
+    (S::Expired, C::CaptureZero,          LAPSED),
+    (S::Expired, C::CaptureWrongCurrency, LAPSED),
+    (S::Expired, C::CaptureOver,          LAPSED),
+    (S::Expired, C::CancelValid,          no(E::CannotCancelExpiredPayment)),
+    (S::Expired, C::CancelNoReason,       no(E::CannotCancelExpiredPayment)),
+    (S::Expired, C::CancelBadReason,      no(E::CannotCancelExpiredPayment)),
+];
+
+#[test]
+fn the_table_has_exactly_one_row_per_state_and_command() {
+    assert_eq!(TABLE.len(), STARTS.len() * COMMANDS.len());
+    for s in STARTS {
+        for c in COMMANDS {
+            let rows = TABLE
+                .iter()
+                .filter(|(rs, rc, _)| *rs == s && *rc == c)
+                .count();
+            assert_eq!(rows, 1, "{s:?} × {c:?} has {rows} rows");
+        }
+    }
+}
+
+#[test]
+fn every_state_and_command() {
+    let mut failures = Vec::new();
+    for &(s, command, expect) in TABLE {
+        let (before, now) = start(s);
+        let outcome = run(&before, command, now);
+        if let Err(why) = check_row(&before, command, now, &outcome, expect) {
+            failures.push(format!("{s:?} × {command:?}: {why}\n    got {outcome:?}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows failed:\n{}",
+        failures.len(),
+        TABLE.len(),
+        failures.join("\n")
+    );
+}
+
+fn check_row(
+    before: &PaymentIntent,
+    command: Command,
+    now: Timestamp,
+    outcome: &Result<Transition, Rejection>,
+    expect: Expect,
+) -> Result<(), String> {
+    match (outcome, expect) {
+        (Err(rejection), Expect::Rejected(code, param)) => {
+            if rejection.code != code || rejection.param.as_deref() != param {
+                return Err(format!("expected {code} (param {param:?})"));
+            }
+            Ok(())
+        }
+        (
+            Ok(t),
+            Expect::Moves {
+                status,
+                money,
+                events,
+            },
+        ) => {
+            let next = &t.intent;
+            let got = [
+                next.authorized,
+                next.capturable,
+                next.captured,
+                next.released,
+            ];
+            if next.status != status || got != money || t.events != events {
+                return Err(format!(
+                    "expected {} {money:?} {events:?}, got {} {got:?} {:?}",
+                    status.as_str(),
+                    next.status.as_str(),
+                    t.events
+                ));
+            }
+            if next.version != before.version + 1 {
+                return Err(format!(
+                    "version {} → {}, not + 1",
+                    before.version, next.version
+                ));
+            }
+            if !next.money_invariant_holds() {
+                return Err("money invariant broken".into());
+            }
+            if next.updated_at != now {
+                return Err("updated_at is not the transition's time".into());
+            }
+            check_command_specifics(before, command, now, next)
+        }
+        (_, expect) => Err(format!("expected {expect:?}")),
+    }
+}
+
+/// What a successful command leaves behind besides status and money.
+fn check_command_specifics(
+    before: &PaymentIntent,
+    command: Command,
+    now: Timestamp,
+    next: &PaymentIntent,
+) -> Result<(), String> {
+    let new_actions = &next.actions[before.actions.len()..];
+    let kinds: Vec<_> = new_actions
+        .iter()
+        .map(|a| (a.kind, a.status, a.amount.amount))
+        .collect();
+    let ok = match command {
+        C::Confirm | C::Authenticate => {
+            kinds == [(ActionType::Authorization, ActionStatus::Succeeded, A)]
+                && next.authorized_at == Some(now)
+                && next.authorization_expires_at == Some(now.plus_seconds(7 * SECONDS_PER_DAY))
+                && next.next_action.is_none()
+        }
+        C::CaptureFull | C::CapturePartial => {
+            // The amount now reflects what settled.
+            kinds == [(ActionType::Capture, ActionStatus::Succeeded, next.captured)]
+                && next.amount == Money::new(next.captured, usd())
+                && next.captured_at == Some(now)
+        }
+        C::CancelValid | C::CancelNoReason => {
+            let reason =
+                (command == C::CancelValid).then_some(CancellationReason::RequestedByCustomer);
+            let voids = before.status == Status::RequiresCapture;
+            let actions_ok = if voids {
+                kinds == [(ActionType::Void, ActionStatus::Succeeded, A)]
+            } else {
+                kinds.is_empty()
+            };
+            actions_ok
+                && next.cancellation_reason == reason
+                && next.canceled_at == Some(now)
+                && next.next_action.is_none()
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "unexpected details after {command:?}: actions {kinds:?}, {next:?}"
+        ))
+    }
+}
+
+#[test]
+fn authorization_expired_is_a_reason_only_expiry_may_give() {
+    let (held, now) = start(Start::RequiresCapture);
+    let err = decide_cancel(&held, Some("authorization_expired"), now).unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidCancellationReason);
+    assert_eq!(err.param.as_deref(), Some("cancellation_reason"));
+    for reason in [
+        "requested_by_customer",
+        "duplicate",
+        "fraudulent",
+        "abandoned",
+    ] {
+        let t = cancel(&held, Some(reason), now);
+        assert_eq!(
+            t.intent.cancellation_reason.map(CancellationReason::as_str),
+            Some(reason)
+        );
+    }
+}
+
+#[test]
+fn capture_amount_checks_run_in_the_contracts_order() {
+    let (held, now) = start(Start::RequiresCapture);
+    let code = |amount: i64, currency: &str| {
+        let req = CaptureRequest {
+            amount: Some(raw(amount, currency)),
+            ..CaptureRequest::default()
+        };
+        decide_capture(&held, &req, now).map_err(|r| r.code)
+    };
+    // Zero and negative amounts fail on the amount, whatever the currency.
+    assert_eq!(code(0, "EUR"), Err(ErrorCode::InvalidCaptureAmount));
+    assert_eq!(code(-5, "USD"), Err(ErrorCode::InvalidCaptureAmount));
+    // Currency before size, including codes that are not currencies at all.
+    assert_eq!(code(A + 1, "EUR"), Err(ErrorCode::CaptureCurrencyMismatch));
+    assert_eq!(code(PART, "usd"), Err(ErrorCode::CaptureCurrencyMismatch));
+    // The whole hold is the most that can be captured; one minor unit works too.
+    assert_eq!(code(A, "USD"), Ok(Money::new(A, usd())));
+    assert_eq!(code(1, "USD"), Ok(Money::new(1, usd())));
+    assert_eq!(
+        code(i64::MAX, "USD"),
+        Err(ErrorCode::CaptureAmountExceedsAuthorized)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Creation.
+// ---------------------------------------------------------------------------------------------
+
+fn rejected(req: CreateRequest) -> (ErrorCode, Option<String>) {
+    let r = try_create(req).expect_err("the request is invalid");
+    (r.code, r.param)
+}
+
+fn at(code: ErrorCode, param: &str) -> (ErrorCode, Option<String>) {
+    (code, Some(param.to_owned()))
+}
+
+#[test]
+fn create_builds_a_fresh_intent() {
+    let t = try_create(CreateRequest {
+        amount: Some(raw(A, "USD")),
+        ..CreateRequest::default()
+    })
+    .unwrap();
+    assert_eq!(t.events, [EventType::PaymentIntentCreated]);
+    let pi = t.intent;
+    assert_eq!(pi.version, 1);
+    assert_eq!(pi.status, Status::RequiresPaymentMethod);
+    assert_eq!(pi.amount, Money::new(A, usd()));
+    assert_eq!(
+        pi.capture_method,
+        CaptureMethod::Automatic,
+        "automatic by default"
+    );
+    assert_eq!(pi.payment_method_types, ["card"]);
+    assert_eq!(
+        [pi.authorized, pi.capturable, pi.captured, pi.released],
+        [0; 4]
+    );
+    assert!(pi.actions.is_empty());
+    assert_eq!((pi.created_at, pi.updated_at), (T0, T0));
+    assert!(pi.money_invariant_holds());
+    assert_eq!(create_with("manual").capture_method, CaptureMethod::Manual);
+}
+
+#[test]
+fn create_wants_a_positive_amount_in_a_real_currency() {
+    let with_amount = |amount: Option<RawMoney>| CreateRequest {
+        amount,
+        ..request("manual")
+    };
+    assert_eq!(
+        rejected(with_amount(None)),
+        at(ErrorCode::MissingParameter, "amount_money")
+    );
+    for amount in [0, -1, i64::MIN] {
+        assert_eq!(
+            rejected(with_amount(Some(raw(amount, "USD")))),
+            at(ErrorCode::InvalidParameter, "amount_money.amount"),
+            "{amount}"
+        );
+    }
+    for currency in ["usd", "XYZ", "US", "", "USDD"] {
+        assert_eq!(
+            rejected(with_amount(Some(raw(A, currency)))),
+            at(ErrorCode::InvalidParameter, "amount_money.currency"),
+            "{currency:?}"
+        );
+    }
+    assert!(try_create(with_amount(Some(raw(1, "JPY")))).is_ok());
+}
+
+#[test]
+fn create_takes_automatic_or_manual_capture_only() {
+    for bad in ["delayed", "Manual", "MANUAL", "", " manual"] {
+        assert_eq!(
+            rejected(request(bad)),
+            at(ErrorCode::InvalidCaptureMethod, "capture_method"),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn manual_capture_refuses_auto_confirm() {
+    for has_payment_source in [true, false] {
+        let req = CreateRequest {
+            auto_confirm: true,
+            has_payment_source,
+            ..request("manual")
+        };
+        assert_eq!(
+            rejected(req),
+            at(
+                ErrorCode::ManualCaptureNotAllowedWithAutoConfirm,
+                "auto_confirm"
+            )
+        );
+    }
+    // Automatic capture may auto-confirm, given a card to charge.
+    let auto = |has_payment_source| CreateRequest {
+        auto_confirm: true,
+        has_payment_source,
+        ..request("automatic")
+    };
+    assert!(try_create(auto(true)).is_ok());
+    assert_eq!(
+        rejected(auto(false)),
+        at(ErrorCode::MissingParameter, "payment_source_token")
+    );
+}
+
+#[test]
+fn create_enforces_metadata_and_text_limits() {
+    let with_metadata = |pairs: Vec<(String, String)>| CreateRequest {
+        metadata: pairs.into_iter().collect(),
+        ..request("manual")
+    };
+    let keys = |n: usize| {
+        (0..n)
+            .map(|i| (format!("k{i}"), "v".to_owned()))
+            .collect::<Vec<_>>()
+    };
+
+    assert!(try_create(with_metadata(keys(metadata::KEYS_MAX))).is_ok());
+    assert_eq!(
+        rejected(with_metadata(keys(metadata::KEYS_MAX + 1))),
+        at(ErrorCode::InvalidParameter, "metadata")
+    );
+
+    let long_key = "k".repeat(metadata::KEY_CHARS_MAX);
+    assert!(try_create(with_metadata(vec![(long_key, "v".into())])).is_ok());
+    let too_long_key = "k".repeat(metadata::KEY_CHARS_MAX + 1);
+    assert_eq!(
+        rejected(with_metadata(vec![(too_long_key.clone(), "v".into())])),
+        at(
+            ErrorCode::InvalidParameter,
+            &format!("metadata.{too_long_key}")
+        )
+    );
+    let (code, param) = rejected(with_metadata(vec![(String::new(), "v".into())]));
+    assert_eq!(code, ErrorCode::InvalidParameter, "an empty key");
+    assert!(param.is_some_and(|p| p.starts_with("metadata")));
+
+    // Limits count characters, not bytes.
+    let value = "é".repeat(metadata::VALUE_CHARS_MAX);
+    assert!(try_create(with_metadata(vec![("k".into(), value)])).is_ok());
+    assert_eq!(
+        rejected(with_metadata(vec![(
+            "k".into(),
+            "v".repeat(metadata::VALUE_CHARS_MAX + 1)
+        )])),
+        at(ErrorCode::InvalidParameter, "metadata.k")
+    );
+
+    for field in ["description", "reference"] {
+        let text = |n: usize| Some("x".repeat(n));
+        let req = |n| match field {
+            "description" => CreateRequest {
+                description: text(n),
+                ..request("manual")
+            },
+            _ => CreateRequest {
+                reference: text(n),
+                ..request("manual")
+            },
+        };
+        assert!(try_create(req(TEXT_CHARS_MAX)).is_ok(), "{field}");
+        assert_eq!(
+            rejected(req(TEXT_CHARS_MAX + 1)),
+            at(ErrorCode::InvalidParameter, field)
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Authorization outcomes.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn automatic_capture_settles_in_the_authorization() {
+    let created = create_with("automatic");
+    check_confirm(&created).unwrap();
+    let t = authorize(&created, authorized(DEADLINE, true), AUTHORIZED_AT);
+    assert_eq!(t.events, [EventType::PaymentIntentSucceeded]);
+    let pi = &t.intent;
+    assert_eq!(pi.status, Status::Succeeded);
+    assert_eq!(pi.version, created.version + 1);
+    assert_eq!(
+        [pi.authorized, pi.capturable, pi.captured, pi.released],
+        [A, 0, A, 0]
+    );
+    assert_eq!(pi.authorized_at, Some(AUTHORIZED_AT));
+    assert_eq!(pi.captured_at, Some(AUTHORIZED_AT));
+    assert_eq!(pi.card, Some(card()));
+    assert_eq!(pi.processor_ref.as_deref(), Some("ch_test"));
+    let actions: Vec<_> = pi
+        .actions
+        .iter()
+        .map(|a| (a.kind, a.status, a.amount))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            (
+                ActionType::Authorization,
+                ActionStatus::Succeeded,
+                Money::new(A, usd())
+            ),
+            (
+                ActionType::Capture,
+                ActionStatus::Succeeded,
+                Money::new(A, usd())
+            ),
+        ]
+    );
+    assert!(
+        pi.actions
+            .iter()
+            .all(|a| a.request_id.as_deref() == Some("req_test"))
+    );
+    assert_ne!(pi.actions[0].id, pi.actions[1].id);
+    assert!(pi.money_invariant_holds());
+    // Nothing is left to capture or cancel, and time does not expire it.
+    assert_eq!(
+        decide_capture(pi, &CaptureRequest::default(), WITHIN)
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidStatusForCapture
+    );
+    assert_eq!(pi.as_of(PAST.plus_seconds(SECONDS_PER_DAY)), *pi);
+}
+
+#[test]
+fn a_decline_sends_the_intent_back_for_another_card() {
+    let created = create_with("manual");
+    let t = authorize(&created, declined(), AUTHORIZED_AT);
+    assert_eq!(t.events, [EventType::PaymentIntentPaymentFailed]);
+    let pi = &t.intent;
+    assert_eq!(pi.status, Status::RequiresPaymentMethod);
+    assert_eq!(pi.version, created.version + 1);
+    assert_eq!(
+        [pi.authorized, pi.capturable, pi.captured, pi.released],
+        [0; 4]
+    );
+    assert_eq!(
+        pi.last_payment_error
+            .as_ref()
+            .map(|e| e.decline_code.as_str()),
+        Some("insufficient_funds")
+    );
+    assert_eq!(pi.processor_ref, None);
+    assert_eq!(pi.authorized_at, None);
+    let actions: Vec<_> = pi
+        .actions
+        .iter()
+        .map(|a| (a.kind, a.status, a.amount.amount))
+        .collect();
+    assert_eq!(
+        actions,
+        [(ActionType::Authorization, ActionStatus::Failed, A)]
+    );
+
+    // It can be confirmed again, and a success clears the error.
+    check_confirm(pi).unwrap();
+    let retried = authorize(pi, authorized(DEADLINE, false), WITHIN).intent;
+    assert_eq!(retried.status, Status::RequiresCapture);
+    assert_eq!(retried.last_payment_error, None);
+    assert_eq!(retried.version, pi.version + 1);
+}
+
+#[test]
+fn a_failed_authentication_also_sends_the_intent_back() {
+    let created = create_with("manual");
+    let waiting = authorize(&created, requires_action(), AUTHORIZED_AT).intent;
+    assert_eq!(
+        waiting
+            .next_action
+            .as_ref()
+            .map(|n| n.redirect_url.as_str()),
+        Some("https://example.test/3ds")
+    );
+    check_authenticate(&waiting).unwrap();
+    let t = authorize(&waiting, declined(), WITHIN);
+    assert_eq!(t.events, [EventType::PaymentIntentPaymentFailed]);
+    assert_eq!(t.intent.status, Status::RequiresPaymentMethod);
+    assert_eq!(t.intent.next_action, None);
+    assert_eq!(t.intent.processor_ref, None);
+    assert_eq!([t.intent.authorized, t.intent.capturable], [0, 0]);
+}
+
+#[test]
+fn a_saved_payment_method_is_recorded_on_the_intent() {
+    let created = create_with("manual");
+    let t = with_ctx(AUTHORIZED_AT, |ctx| {
+        apply_authorization(
+            &created,
+            authorized(DEADLINE, false),
+            Some("pm_saved".into()),
+            ctx,
+        )
+    });
+    assert_eq!(t.intent.payment_method_id.as_deref(), Some("pm_saved"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Versions.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn every_transition_bumps_the_version_by_exactly_one() {
+    let created = create_with("manual");
+    assert_eq!(created.version, 1);
+    let mut path = vec![created];
+    let mut step = |f: &dyn Fn(&PaymentIntent) -> Transition| {
+        let last = path
+            .last()
+            .expect("the path starts with the created intent");
+        let next = f(last).intent;
+        assert_eq!(next.version, last.version + 1, "{:?}", next.status);
+        path.push(next);
+    };
+    step(&|pi| authorize(pi, declined(), AUTHORIZED_AT));
+    step(&|pi| authorize(pi, requires_action(), AUTHORIZED_AT));
+    step(&|pi| authorize(pi, declined(), AUTHORIZED_AT));
+    step(&|pi| authorize(pi, requires_action(), AUTHORIZED_AT));
+    step(&|pi| authorize(pi, authorized(DEADLINE, false), AUTHORIZED_AT));
+    step(&|pi| capture_all(pi, WITHIN));
+    let versions: Vec<u64> = path.iter().map(|pi| pi.version).collect();
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7]);
+
+    let (held, now) = start(Start::RequiresCapture);
+    assert_eq!(cancel(&held, None, now).intent.version, held.version + 1);
+    let (fresh, now) = start(Start::RequiresPaymentMethod);
+    assert_eq!(cancel(&fresh, None, now).intent.version, fresh.version + 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Expiry.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn an_overdue_hold_reads_as_expired_and_released() {
+    let (held, _) = start(Start::RequiresCapture);
+    assert!(!held.is_due_for_expiry(DEADLINE));
+    assert!(held.is_due_for_expiry(PAST));
+    for now in [PAST, PAST.plus_seconds(30 * SECONDS_PER_DAY)] {
+        let view = held.as_of(now);
+        assert_eq!(view.status, Status::Expired);
+        assert_eq!(
+            [
+                view.authorized,
+                view.capturable,
+                view.captured,
+                view.released
+            ],
+            [A, 0, 0, A]
+        );
+        assert_eq!(
+            view.cancellation_reason,
+            Some(CancellationReason::AuthorizationExpired)
+        );
+        // The hold lapsed the second after its deadline, whenever somebody looks.
+        assert_eq!(view.canceled_at, Some(PAST));
+        assert_eq!(view.captured_at, None);
+        assert!(view.money_invariant_holds());
+        // A view, not a transition: nothing is recorded and no version is used up.
+        assert_eq!(view.version, held.version);
+        assert_eq!(view.actions, held.actions);
+        assert!(!view.is_due_for_expiry(now));
+        assert_eq!(view.as_of(now), view, "expiry happens once");
+    }
+}
+
+#[test]
+fn at_the_deadline_second_the_hold_is_still_capturable() {
+    let (held, _) = start(Start::RequiresCapture);
+    for now in [WITHIN, DEADLINE.plus_seconds(-1), DEADLINE] {
+        let view = held.as_of(now);
+        assert_eq!(view, held, "at {now:?}");
+        assert_eq!(view.status, Status::RequiresCapture);
+        assert_eq!(view.capturable, A);
+        assert_eq!(
+            decide_capture(&view, &CaptureRequest::default(), now),
+            Ok(Money::new(A, usd()))
+        );
+        assert!(decide_cancel(&view, None, now).is_ok());
+    }
+    let captured = capture_all(&held, DEADLINE).intent;
+    assert_eq!(captured.status, Status::Succeeded);
+    assert_eq!(captured.captured, A);
+    // One second later both are refused.
+    assert_eq!(
+        decide_capture(&held, &CaptureRequest::default(), PAST)
+            .unwrap_err()
+            .code,
+        ErrorCode::PaymentAuthorizationExpired
+    );
+    assert_eq!(
+        decide_cancel(&held, None, PAST).unwrap_err().code,
+        ErrorCode::CannotCancelExpiredPayment
+    );
+}
+
+#[test]
+fn as_of_leaves_every_other_state_alone() {
+    let far = PAST.plus_seconds(365 * SECONDS_PER_DAY);
+    for s in [
+        Start::RequiresPaymentMethod,
+        Start::RequiresAction,
+        Start::Succeeded,
+        Start::Canceled,
+        Start::Expired,
+    ] {
+        let (pi, _) = start(s);
+        assert!(!pi.is_due_for_expiry(far), "{s:?}");
+        assert_eq!(pi.as_of(far), pi, "{s:?}");
+    }
+}
