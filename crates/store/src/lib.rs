@@ -20,10 +20,12 @@ use async_trait::async_trait;
 use holdfast_domain::customer::{Customer, SavedPaymentMethod};
 use holdfast_domain::event::Event;
 use holdfast_domain::intent::PaymentIntent;
+use holdfast_domain::test_clock::TestClock;
 use holdfast_domain::{Scope, Timestamp};
 
 pub use model::{
-    ApiKey, EventFilter, IdempotencyRecord, IntentFilter, Merchant, Page, PageRequest, UnitOfWork,
+    ApiKey, EventFilter, IdempotencyRecord, IntentFilter, IntentOrder, Merchant, Page, PageRequest,
+    UnitOfWork,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +81,44 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         scope: &Scope,
         key: &str,
     ) -> StoreResult<Option<IdempotencyRecord>>;
+
+    /// Claims up to `limit` wall-clock intents with something due at `now`, soonest first, that no
+    /// other worker holds a lease on, and leases them until `lease_until`. Several processes may
+    /// call this at once; each intent goes to one of them (PostgreSQL: `FOR UPDATE SKIP LOCKED`).
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<PaymentIntent>>;
+    /// Intents on a test clock with something due at or before `up_to`, soonest first.
+    async fn due_on_clock(
+        &self,
+        clock_id: &str,
+        up_to: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<PaymentIntent>>;
+    /// Open holds of every merchant, soonest deadline first, for the operator's view.
+    async fn open_holds(
+        &self,
+        expiring_before: Option<Timestamp>,
+        limit: u32,
+    ) -> StoreResult<Vec<PaymentIntent>>;
+
+    /// A test clock; a deleted one only with `include_deleted` (its intents keep its time).
+    async fn get_test_clock(
+        &self,
+        scope: &Scope,
+        id: &str,
+        include_deleted: bool,
+    ) -> StoreResult<Option<TestClock>>;
+    async fn list_test_clocks(
+        &self,
+        scope: &Scope,
+        page: &PageRequest,
+    ) -> StoreResult<Page<TestClock>>;
+    /// Marks a clock deleted; false when there was no such (undeleted) clock.
+    async fn delete_test_clock(&self, scope: &Scope, id: &str) -> StoreResult<bool>;
 
     /// Deletes up to `limit` idempotency records created before `before`; returns how many.
     async fn purge_idempotency(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;

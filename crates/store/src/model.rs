@@ -3,6 +3,7 @@
 use holdfast_domain::customer::{Customer, SavedPaymentMethod};
 use holdfast_domain::event::{Event, EventType};
 use holdfast_domain::intent::{CaptureMethod, PaymentIntent, Status};
+use holdfast_domain::test_clock::TestClock;
 use holdfast_domain::{Scope, Timestamp};
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -48,6 +49,8 @@ pub struct UnitOfWork {
     pub customers: Vec<Customer>,
     pub payment_methods: Vec<SavedPaymentMethod>,
     pub events: Vec<Event>,
+    /// Inserted or replaced whole.
+    pub test_clocks: Vec<TestClock>,
     /// Inserted; a record already stored under the same key makes the whole unit a conflict.
     pub idempotency: Option<IdempotencyRecord>,
 }
@@ -58,6 +61,7 @@ impl UnitOfWork {
             && self.customers.is_empty()
             && self.payment_methods.is_empty()
             && self.events.is_empty()
+            && self.test_clocks.is_empty()
             && self.idempotency.is_none()
     }
 }
@@ -86,8 +90,19 @@ pub struct IntentFilter {
     pub created_after: Option<Timestamp>,
     pub created_before: Option<Timestamp>,
     pub expires_before: Option<Timestamp>,
+    pub order: IntentOrder,
     pub now: Timestamp,
     pub page: PageRequest,
+}
+
+/// How a list of intents is sorted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IntentOrder {
+    /// Newest first.
+    #[default]
+    CreatedDesc,
+    /// Soonest deadline first; only intents that have a deadline.
+    ExpiresAsc,
 }
 
 #[derive(Debug, Clone)]
@@ -136,6 +151,8 @@ pub(crate) struct IntentColumns<'a> {
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub version: i64,
+    pub test_clock_id: Option<&'a str>,
+    pub due_at: Option<i64>,
 }
 
 impl<'a> IntentColumns<'a> {
@@ -149,6 +166,8 @@ impl<'a> IntentColumns<'a> {
             created_at: intent.created_at.seconds(),
             expires_at: intent.authorization_expires_at.map(Timestamp::seconds),
             version: i64::try_from(intent.version).unwrap_or(i64::MAX),
+            test_clock_id: intent.test_clock_id.as_deref(),
+            due_at: intent.next_due_at().map(Timestamp::seconds),
         }
     }
 }

@@ -15,6 +15,7 @@ use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, PoolError, 
 use holdfast_domain::customer::{Customer, SavedPaymentMethod};
 use holdfast_domain::event::Event;
 use holdfast_domain::intent::{PaymentIntent, Status};
+use holdfast_domain::test_clock::TestClock;
 use holdfast_domain::{Scope, Timestamp};
 use serde::de::DeserializeOwned;
 use tokio_postgres::error::SqlState;
@@ -23,8 +24,8 @@ use tokio_postgres::{NoTls, Row};
 
 use crate::model::{IntentColumns, from_doc, paginate, to_doc};
 use crate::{
-    ApiKey, EventFilter, IdempotencyRecord, IntentFilter, Merchant, Page, Store, StoreError,
-    StoreResult, UnitOfWork, migrate,
+    ApiKey, EventFilter, IdempotencyRecord, IntentFilter, IntentOrder, Merchant, Page, PageRequest,
+    Store, StoreError, StoreResult, UnitOfWork, migrate,
 };
 
 /// Connections per process.
@@ -193,6 +194,25 @@ async fn get_doc<T: DeserializeOwned>(
     Ok(docs(&rows)?.into_iter().next())
 }
 
+/// Where a cursor intent stands in both orders: its `seq` and its deadline.
+async fn cursor_position(
+    client: &impl GenericClient,
+    scope: &Scope,
+    cursor: &str,
+) -> StoreResult<(i64, Option<i64>)> {
+    let rows = query(
+        client,
+        "SELECT seq, expires_at FROM payment_intents
+         WHERE id = $1 AND merchant_id = $2 AND livemode = $3",
+        &[&cursor, &scope.merchant_id, &scope.livemode],
+    )
+    .await?;
+    match rows.first() {
+        Some(row) => Ok((column(row, 0)?, column(row, 1)?)),
+        None => Err(StoreError::UnknownCursor),
+    }
+}
+
 /// Resolves a cursor (an object id) to its sequence number within the caller's scope.
 async fn cursor_seq(
     client: &impl GenericClient,
@@ -282,8 +302,9 @@ async fn write_unit(client: &impl GenericClient, unit: &UnitOfWork) -> StoreResu
             execute(
                 client,
                 "INSERT INTO payment_intents
-                 (id, merchant_id, livemode, status, capture_method, created_at, expires_at, version, doc)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                 (id, merchant_id, livemode, status, capture_method, created_at, expires_at, version,
+                  doc, test_clock_id, due_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 &[
                     &c.id,
                     &c.merchant_id,
@@ -294,19 +315,23 @@ async fn write_unit(client: &impl GenericClient, unit: &UnitOfWork) -> StoreResu
                     &c.expires_at,
                     &c.version,
                     &doc,
+                    &c.test_clock_id,
+                    &c.due_at,
                 ],
             )
             .await?;
         } else {
             let changed = execute(
                 client,
-                "UPDATE payment_intents SET status = $1, expires_at = $2, version = $3, doc = $4
-                 WHERE id = $5 AND version = $6",
+                "UPDATE payment_intents SET status = $1, expires_at = $2, version = $3, doc = $4,
+                 due_at = $5, lease_until = NULL
+                 WHERE id = $6 AND version = $7",
                 &[
                     &c.status,
                     &c.expires_at,
                     &c.version,
                     &doc,
+                    &c.due_at,
                     &c.id,
                     &(c.version - 1),
                 ],
@@ -361,6 +386,23 @@ async fn write_unit(client: &impl GenericClient, unit: &UnitOfWork) -> StoreResu
                 &event.payment_intent_id(),
                 &event.created_at.seconds(),
                 &to_doc(event)?,
+            ],
+        )
+        .await?;
+    }
+    for clock in &unit.test_clocks {
+        let clock_doc = to_doc(clock)?;
+        execute(
+            client,
+            "INSERT INTO test_clocks (id, merchant_id, livemode, created_at, doc)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc",
+            &[
+                &clock.id,
+                &clock.scope.merchant_id,
+                &clock.scope.livemode,
+                &clock.created_at.seconds(),
+                &clock_doc,
             ],
         )
         .await?;
@@ -498,15 +540,10 @@ impl Store for PgStore {
         filter: &IntentFilter,
     ) -> StoreResult<Page<PaymentIntent>> {
         let client = self.client().await?;
-        let before_seq = match &filter.page.cursor {
-            Some(cursor) => cursor_seq(&client, "payment_intents", scope, cursor).await?,
-            None => i64::MAX,
-        };
         let now = filter.now.seconds();
         let mut q = Query::new("SELECT doc FROM payment_intents");
         q.push(" WHERE merchant_id = $", scope.merchant_id.clone());
         q.push(" AND livemode = $", scope.livemode);
-        q.push(" AND seq < $", before_seq);
         // A hold past its deadline is expired as of `now`, whatever the stored status says.
         match filter.status {
             Some(Status::RequiresCapture) => q.push(
@@ -532,10 +569,28 @@ impl Store for PgStore {
         if let Some(t) = filter.expires_before {
             q.push(" AND expires_at < $", t.seconds());
         }
-        q.push(
-            " ORDER BY seq DESC LIMIT $",
-            i64::from(filter.page.limit) + 1,
-        );
+        let cursor = match &filter.page.cursor {
+            Some(cursor) => Some(cursor_position(&client, scope, cursor).await?),
+            None => None,
+        };
+        match filter.order {
+            IntentOrder::CreatedDesc => {
+                if let Some((seq, _)) = cursor {
+                    q.push(" AND seq < $", seq);
+                }
+                q.sql.push_str(" ORDER BY seq DESC");
+            }
+            IntentOrder::ExpiresAsc => {
+                q.sql.push_str(" AND expires_at IS NOT NULL");
+                if let Some((seq, expires_at)) = cursor {
+                    let expires_at = expires_at.unwrap_or(i64::MIN);
+                    q.push(" AND (expires_at, seq) > ($", expires_at);
+                    q.push(", $)", seq);
+                }
+                q.sql.push_str(" ORDER BY expires_at ASC, seq ASC");
+            }
+        }
+        q.push(" LIMIT $", i64::from(filter.page.limit) + 1);
         let rows = docs(&q.rows(&client).await?)?;
         Ok(paginate(rows, filter.page.limit, |i: &PaymentIntent| &i.id))
     }
@@ -629,6 +684,118 @@ impl Store for PgStore {
                 })
             })
             .transpose()
+    }
+
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<PaymentIntent>> {
+        let client = self.client().await?;
+        // SKIP LOCKED lets several workers claim at once without waiting on, or taking, each
+        // other's rows; the lease keeps a claimed row out of the next claims until it expires.
+        let rows = query(
+            &client,
+            "UPDATE payment_intents SET lease_until = $1 WHERE seq IN (
+                 SELECT seq FROM payment_intents
+                 WHERE due_at <= $2 AND test_clock_id IS NULL
+                   AND (lease_until IS NULL OR lease_until < $2)
+                 ORDER BY due_at LIMIT $3
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING doc",
+            &[&lease_until.seconds(), &now.seconds(), &i64::from(limit)],
+        )
+        .await?;
+        docs(&rows)
+    }
+
+    async fn due_on_clock(
+        &self,
+        clock_id: &str,
+        up_to: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<PaymentIntent>> {
+        let client = self.client().await?;
+        let rows = query(
+            &client,
+            "SELECT doc FROM payment_intents WHERE test_clock_id = $1 AND due_at <= $2
+             ORDER BY due_at, seq LIMIT $3",
+            &[&clock_id, &up_to.seconds(), &i64::from(limit)],
+        )
+        .await?;
+        docs(&rows)
+    }
+
+    async fn open_holds(
+        &self,
+        expiring_before: Option<Timestamp>,
+        limit: u32,
+    ) -> StoreResult<Vec<PaymentIntent>> {
+        let client = self.client().await?;
+        let before = expiring_before.map_or(i64::MAX, Timestamp::seconds);
+        let rows = query(
+            &client,
+            "SELECT doc FROM payment_intents WHERE status = 'requires_capture' AND expires_at < $1
+             ORDER BY expires_at, seq LIMIT $2",
+            &[&before, &i64::from(limit)],
+        )
+        .await?;
+        docs(&rows)
+    }
+
+    async fn get_test_clock(
+        &self,
+        scope: &Scope,
+        id: &str,
+        include_deleted: bool,
+    ) -> StoreResult<Option<TestClock>> {
+        let client = self.client().await?;
+        let rows = query(
+            &client,
+            "SELECT doc FROM test_clocks WHERE id = $1 AND merchant_id = $2 AND livemode = $3
+             AND (NOT deleted OR $4)",
+            &[&id, &scope.merchant_id, &scope.livemode, &include_deleted],
+        )
+        .await?;
+        Ok(docs(&rows)?.into_iter().next())
+    }
+
+    async fn list_test_clocks(
+        &self,
+        scope: &Scope,
+        page: &PageRequest,
+    ) -> StoreResult<Page<TestClock>> {
+        let client = self.client().await?;
+        let before_seq = match &page.cursor {
+            Some(cursor) => cursor_seq(&client, "test_clocks", scope, cursor).await?,
+            None => i64::MAX,
+        };
+        let rows = query(
+            &client,
+            "SELECT doc FROM test_clocks WHERE merchant_id = $1 AND livemode = $2 AND seq < $3
+             AND NOT deleted ORDER BY seq DESC LIMIT $4",
+            &[
+                &scope.merchant_id,
+                &scope.livemode,
+                &before_seq,
+                &(i64::from(page.limit) + 1),
+            ],
+        )
+        .await?;
+        Ok(paginate(docs(&rows)?, page.limit, |c: &TestClock| &c.id))
+    }
+
+    async fn delete_test_clock(&self, scope: &Scope, id: &str) -> StoreResult<bool> {
+        let client = self.client().await?;
+        let changed = execute(
+            &client,
+            "UPDATE test_clocks SET deleted = true
+             WHERE id = $1 AND merchant_id = $2 AND livemode = $3 AND NOT deleted",
+            &[&id, &scope.merchant_id, &scope.livemode],
+        )
+        .await?;
+        Ok(changed == 1)
     }
 
     async fn purge_idempotency(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {

@@ -14,14 +14,15 @@ use async_trait::async_trait;
 use holdfast_domain::customer::{Customer, SavedPaymentMethod};
 use holdfast_domain::event::Event;
 use holdfast_domain::intent::{PaymentIntent, Status};
+use holdfast_domain::test_clock::TestClock;
 use holdfast_domain::{Scope, Timestamp};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::model::{IntentColumns, from_doc, paginate, to_doc};
 use crate::{
-    ApiKey, EventFilter, IdempotencyRecord, IntentFilter, Merchant, Page, Store, StoreError,
-    StoreResult, UnitOfWork, migrate,
+    ApiKey, EventFilter, IdempotencyRecord, IntentFilter, IntentOrder, Merchant, Page, PageRequest,
+    Store, StoreError, StoreResult, UnitOfWork, migrate,
 };
 
 /// The most jobs one group commit takes.
@@ -291,6 +292,30 @@ fn cursor_seq(conn: &Connection, table: &str, scope: &Scope, cursor: &str) -> St
         .ok_or(StoreError::UnknownCursor)
 }
 
+/// Where a cursor intent stands in both orders: its `seq` and its deadline.
+fn cursor_position(
+    conn: &Connection,
+    scope: &Scope,
+    cursor: &str,
+) -> StoreResult<(i64, Option<i64>)> {
+    conn.prepare_cached(
+        "SELECT seq, expires_at FROM payment_intents
+         WHERE id = ?1 AND merchant_id = ?2 AND livemode = ?3",
+    )
+    .and_then(|mut s| {
+        s.query_row(params![cursor, scope.merchant_id, scope.livemode], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()
+    })
+    .map_err(unavailable)?
+    .ok_or(StoreError::UnknownCursor)
+}
+
+fn decode_all<T: serde::de::DeserializeOwned>(docs: &[String]) -> StoreResult<Vec<T>> {
+    docs.iter().map(|d| from_doc(d)).collect()
+}
+
 fn query_docs(
     conn: &Connection,
     sql: &str,
@@ -310,24 +335,34 @@ fn write_unit(conn: &Connection, unit: &UnitOfWork) -> StoreResult<()> {
         if c.version == 1 {
             conn.prepare_cached(
                 "INSERT INTO payment_intents
-                 (id, merchant_id, livemode, status, capture_method, created_at, expires_at, version, doc)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 (id, merchant_id, livemode, status, capture_method, created_at, expires_at, version,
+                  doc, test_clock_id, due_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )
             .and_then(|mut s| {
                 s.execute(params![
                     c.id, c.merchant_id, c.livemode, c.status, c.capture_method, c.created_at,
-                    c.expires_at, c.version, doc
+                    c.expires_at, c.version, doc, c.test_clock_id, c.due_at
                 ])
             })
             .map_err(write_error)?;
         } else {
             let changed = conn
                 .prepare_cached(
-                    "UPDATE payment_intents SET status = ?1, expires_at = ?2, version = ?3, doc = ?4
-                     WHERE id = ?5 AND version = ?6",
+                    "UPDATE payment_intents SET status = ?1, expires_at = ?2, version = ?3, doc = ?4,
+                     due_at = ?5, lease_until = NULL
+                     WHERE id = ?6 AND version = ?7",
                 )
                 .and_then(|mut s| {
-                    s.execute(params![c.status, c.expires_at, c.version, doc, c.id, c.version - 1])
+                    s.execute(params![
+                        c.status,
+                        c.expires_at,
+                        c.version,
+                        doc,
+                        c.due_at,
+                        c.id,
+                        c.version - 1
+                    ])
                 })
                 .map_err(write_error)?;
             if changed != 1 {
@@ -384,6 +419,24 @@ fn write_unit(conn: &Connection, unit: &UnitOfWork) -> StoreResult<()> {
                 event.payment_intent_id(),
                 event.created_at.seconds(),
                 event_doc
+            ])
+        })
+        .map_err(write_error)?;
+    }
+    for clock in &unit.test_clocks {
+        let clock_doc = to_doc(clock)?;
+        conn.prepare_cached(
+            "INSERT INTO test_clocks (id, merchant_id, livemode, created_at, doc)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                clock.id,
+                clock.scope.merchant_id,
+                clock.scope.livemode,
+                clock.created_at.seconds(),
+                clock_doc
             ])
         })
         .map_err(write_error)?;
@@ -533,18 +586,13 @@ impl Store for SqliteStore {
     ) -> StoreResult<Page<PaymentIntent>> {
         let (scope, filter) = (scope.clone(), filter.clone());
         self.read(move |conn| {
-            let before_seq = match &filter.page.cursor {
-                Some(cursor) => cursor_seq(conn, "payment_intents", &scope, cursor)?,
-                None => i64::MAX,
-            };
             let now = filter.now.seconds();
             let mut sql = String::from(
-                "SELECT doc FROM payment_intents WHERE merchant_id = ?1 AND livemode = ?2 AND seq < ?3",
+                "SELECT doc FROM payment_intents WHERE merchant_id = ?1 AND livemode = ?2",
             );
             let mut args: Vec<Box<dyn rusqlite::ToSql>> = vec![
                 Box::new(scope.merchant_id.clone()),
                 Box::new(scope.livemode),
-                Box::new(before_seq),
             ];
             let mut arg = |sql: &mut String, clause: &str, value: Box<dyn rusqlite::ToSql>| {
                 args.push(value);
@@ -572,7 +620,29 @@ impl Store for SqliteStore {
             if let Some(t) = filter.expires_before {
                 arg(&mut sql, " AND expires_at < ?", Box::new(t.seconds()));
             }
-            arg(&mut sql, " ORDER BY seq DESC LIMIT ?", Box::new(i64::from(filter.page.limit) + 1));
+            let cursor = match &filter.page.cursor {
+                Some(cursor) => Some(cursor_position(conn, &scope, cursor)?),
+                None => None,
+            };
+            match filter.order {
+                IntentOrder::CreatedDesc => {
+                    if let Some((seq, _)) = cursor {
+                        arg(&mut sql, " AND seq < ?", Box::new(seq));
+                    }
+                    sql.push_str(" ORDER BY seq DESC");
+                }
+                IntentOrder::ExpiresAsc => {
+                    sql.push_str(" AND expires_at IS NOT NULL");
+                    if let Some((seq, expires_at)) = cursor {
+                        let expires_at = expires_at.unwrap_or(i64::MIN);
+                        arg(&mut sql, " AND (expires_at > ?", Box::new(expires_at));
+                        arg(&mut sql, " OR (expires_at = ?", Box::new(expires_at));
+                        arg(&mut sql, " AND seq > ?))", Box::new(seq));
+                    }
+                    sql.push_str(" ORDER BY expires_at ASC, seq ASC");
+                }
+            }
+            arg(&mut sql, " LIMIT ?", Box::new(i64::from(filter.page.limit) + 1));
             let refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
             let rows = query_docs(conn, &sql, &refs)?
                 .iter()
@@ -682,6 +752,128 @@ impl Store for SqliteStore {
                 .optional()
             })
             .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<PaymentIntent>> {
+        // The single writer makes select-and-lease atomic: no other claim runs in between.
+        self.write(move |conn| {
+            let docs = query_docs(
+                conn,
+                "UPDATE payment_intents SET lease_until = ?1 WHERE seq IN (
+                     SELECT seq FROM payment_intents
+                     WHERE due_at <= ?2 AND test_clock_id IS NULL
+                       AND (lease_until IS NULL OR lease_until < ?2)
+                     ORDER BY due_at LIMIT ?3)
+                 RETURNING doc",
+                &[&lease_until.seconds(), &now.seconds(), &limit],
+            )?;
+            decode_all(&docs)
+        })
+        .await
+    }
+
+    async fn due_on_clock(
+        &self,
+        clock_id: &str,
+        up_to: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<PaymentIntent>> {
+        let clock_id = clock_id.to_owned();
+        self.read(move |conn| {
+            let docs = query_docs(
+                conn,
+                "SELECT doc FROM payment_intents WHERE test_clock_id = ?1 AND due_at <= ?2
+                 ORDER BY due_at, seq LIMIT ?3",
+                &[&clock_id, &up_to.seconds(), &limit],
+            )?;
+            decode_all(&docs)
+        })
+        .await
+    }
+
+    async fn open_holds(
+        &self,
+        expiring_before: Option<Timestamp>,
+        limit: u32,
+    ) -> StoreResult<Vec<PaymentIntent>> {
+        self.read(move |conn| {
+            let before = expiring_before.map_or(i64::MAX, Timestamp::seconds);
+            let docs = query_docs(
+                conn,
+                "SELECT doc FROM payment_intents WHERE status = 'requires_capture' AND expires_at < ?1
+                 ORDER BY expires_at, seq LIMIT ?2",
+                &[&before, &limit],
+            )?;
+            decode_all(&docs)
+        })
+        .await
+    }
+
+    async fn get_test_clock(
+        &self,
+        scope: &Scope,
+        id: &str,
+        include_deleted: bool,
+    ) -> StoreResult<Option<TestClock>> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.read(move |conn| {
+            let docs = query_docs(
+                conn,
+                "SELECT doc FROM test_clocks WHERE id = ?1 AND merchant_id = ?2 AND livemode = ?3
+                 AND (deleted = 0 OR ?4)",
+                &[&id, &scope.merchant_id, &scope.livemode, &include_deleted],
+            )?;
+            docs.first().map(|d| from_doc(d)).transpose()
+        })
+        .await
+    }
+
+    async fn list_test_clocks(
+        &self,
+        scope: &Scope,
+        page: &PageRequest,
+    ) -> StoreResult<Page<TestClock>> {
+        let (scope, page) = (scope.clone(), page.clone());
+        self.read(move |conn| {
+            let before_seq = match &page.cursor {
+                Some(cursor) => cursor_seq(conn, "test_clocks", &scope, cursor)?,
+                None => i64::MAX,
+            };
+            let docs = query_docs(
+                conn,
+                "SELECT doc FROM test_clocks WHERE merchant_id = ?1 AND livemode = ?2 AND seq < ?3
+                 AND deleted = 0 ORDER BY seq DESC LIMIT ?4",
+                &[
+                    &scope.merchant_id,
+                    &scope.livemode,
+                    &before_seq,
+                    &(i64::from(page.limit) + 1),
+                ],
+            )?;
+            Ok(paginate(decode_all(&docs)?, page.limit, |c: &TestClock| {
+                &c.id
+            }))
+        })
+        .await
+    }
+
+    async fn delete_test_clock(&self, scope: &Scope, id: &str) -> StoreResult<bool> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE test_clocks SET deleted = 1
+                 WHERE id = ?1 AND merchant_id = ?2 AND livemode = ?3 AND deleted = 0",
+                params![id, scope.merchant_id, scope.livemode],
+            )
+            .map(|n| n == 1)
+            .map_err(write_error)
         })
         .await
     }

@@ -22,8 +22,8 @@ use holdfast_domain::intent::{
 };
 use holdfast_domain::{Currency, Money, Scope, Timestamp};
 use holdfast_store::{
-    ApiKey, EventFilter, IdempotencyRecord, IntentFilter, Merchant, Page, PageRequest, Store,
-    StoreError, UnitOfWork,
+    ApiKey, EventFilter, IdempotencyRecord, IntentFilter, IntentOrder, Merchant, Page, PageRequest,
+    Store, StoreError, UnitOfWork,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -422,6 +422,7 @@ fn all_intents(now: Timestamp) -> IntentFilter {
         created_after: None,
         created_before: None,
         expires_before: None,
+        order: IntentOrder::CreatedDesc,
         now,
         page: page(100, None),
     }
@@ -789,6 +790,7 @@ async fn duplicate_idempotency_key_rolls_back_the_whole_unit(store: Arc<dyn Stor
         customers: vec![customer],
         payment_methods: vec![method],
         events: events_of(&second, "evt_2"),
+        test_clocks: Vec::new(),
         idempotency: Some(idempotency(&s, "idem_k", "fp_second")),
     };
     assert_conflict(store.commit(second_unit).await);
