@@ -750,10 +750,12 @@ pub fn apply_capture(
 }
 
 /// How a cancel goes: with a hold to void at the processor, or without one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CancelPlan {
     pub reason: Option<CancellationReason>,
     pub voids_hold: bool,
+    /// Recorded on the void action (`scheduled` for a scheduled void).
+    pub reference: Option<String>,
 }
 
 /// Checks a cancel, in the contract's order: succeeded, already canceled, expired, then the reason.
@@ -792,6 +794,7 @@ pub fn decide_cancel(
     Ok(CancelPlan {
         reason,
         voids_hold: intent.status == Status::RequiresCapture,
+        reference: None,
     })
 }
 
@@ -803,7 +806,7 @@ fn expired_cancel() -> Rejection {
 }
 
 /// Cancels the intent, releasing the whole hold if there is one.
-pub fn apply_cancel(intent: &PaymentIntent, plan: CancelPlan, ctx: &mut Ctx<'_>) -> Transition {
+pub fn apply_cancel(intent: &PaymentIntent, plan: &CancelPlan, ctx: &mut Ctx<'_>) -> Transition {
     let now = ctx.now;
     let mut next = intent.next_version(now);
     next.status = Status::Canceled;
@@ -817,6 +820,9 @@ pub fn apply_cancel(intent: &PaymentIntent, plan: CancelPlan, ctx: &mut Ctx<'_>)
         next.released += released;
         next.capturable = 0;
         next.push_action(ctx, ActionType::Void, released, ActionStatus::Succeeded);
+        if let Some(action) = next.actions.last_mut() {
+            action.reference = plan.reference.clone();
+        }
     }
     Transition::new(next, vec![EventType::PaymentIntentCanceled])
 }

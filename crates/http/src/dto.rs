@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use holdfast_domain::customer::{Customer, SavedPaymentMethod};
 use holdfast_domain::event::{Event, EventObject};
 use holdfast_domain::intent::{Action, PaymentIntent, RawMoney};
+use holdfast_domain::test_clock::TestClock;
 use holdfast_domain::{Money, Timestamp};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -77,6 +78,33 @@ pub struct CaptureBody {
 #[serde(deny_unknown_fields)]
 pub struct CancelBody {
     pub cancellation_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduledActionBody {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub at: String,
+    pub amount_money: Option<MoneyIn>,
+}
+
+/// An empty body (`DELETE`s and the like): any field is unknown.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyBody {}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTestClockBody {
+    pub frozen_time: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdvanceTestClockBody {
+    pub frozen_time: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -196,9 +224,21 @@ pub struct PaymentIntentOut {
     pub reference: Option<String>,
     pub metadata: BTreeMap<String, String>,
     pub source: String,
+    pub scheduled_action: Option<ScheduledActionOut>,
+    pub test_clock: Option<String>,
     pub livemode: bool,
     pub created_at: String,
     pub updated_at: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ScheduledActionOut {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// `null` until confirm sets the deadline an offset refers to.
+    pub at: Option<String>,
+    pub amount_money: Option<MoneyOut>,
+    pub offset_before_expiry_seconds: Option<i64>,
 }
 
 impl From<&PaymentIntent> for PaymentIntentOut {
@@ -238,6 +278,13 @@ impl From<&PaymentIntent> for PaymentIntentOut {
             reference: pi.reference.clone(),
             metadata: pi.metadata.clone(),
             source: pi.source.clone(),
+            scheduled_action: pi.scheduled_action.as_ref().map(|s| ScheduledActionOut {
+                kind: s.kind.as_str(),
+                at: s.at.map(rfc3339),
+                amount_money: s.amount.map(MoneyOut::new),
+                offset_before_expiry_seconds: s.offset_before_expiry_seconds,
+            }),
+            test_clock: pi.test_clock_id.clone(),
             livemode: pi.scope.livemode,
             created_at: rfc3339(pi.created_at),
             updated_at: rfc3339(pi.updated_at),
@@ -361,6 +408,29 @@ impl From<&SavedPaymentMethod> for PaymentMethodOut {
             last_four: m.card.last_four.clone(),
             livemode: m.scope.livemode,
             created_at: rfc3339(m.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct TestClockOut {
+    pub test_clock_id: String,
+    pub name: Option<String>,
+    pub frozen_time: String,
+    pub status: &'static str,
+    pub livemode: bool,
+    pub created_at: String,
+}
+
+impl From<&TestClock> for TestClockOut {
+    fn from(c: &TestClock) -> TestClockOut {
+        TestClockOut {
+            test_clock_id: c.id.clone(),
+            name: c.name.clone(),
+            frozen_time: rfc3339(c.frozen_time),
+            status: "ready",
+            livemode: c.scope.livemode,
+            created_at: rfc3339(c.created_at),
         }
     }
 }

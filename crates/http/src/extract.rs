@@ -96,7 +96,7 @@ impl<T> Mutation<T> {
     pub fn ctx(&self, scope: &holdfast_domain::Scope) -> RequestCtx {
         RequestCtx {
             scope: scope.clone(),
-            request_id: request_id::current(),
+            request_id: Some(request_id::current()),
             idempotency: self.idempotency_key.as_ref().map(|key| IdempotencyKey {
                 key: key.clone(),
                 fingerprint: self.fingerprint.clone(),

@@ -4,6 +4,7 @@ mod customers;
 mod events;
 mod health;
 mod payment_intents;
+mod test_clocks;
 mod test_helpers;
 
 use axum::Router;
@@ -17,4 +18,5 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(customers::router())
         .merge(events::router())
         .merge(test_helpers::router())
+        .merge(test_clocks::router())
 }

@@ -19,8 +19,12 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP API.
     Serve(ServeArgs),
+    /// Run only the background workers (deadlines, housekeeping), e.g. beside API-only nodes.
+    Worker(WorkerArgs),
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
+    /// List open holds, soonest deadline first, as a table.
+    Holds(HoldsArgs),
     /// Manage merchants.
     #[command(subcommand)]
     Merchants(MerchantsCommand),
@@ -45,8 +49,57 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "HOLDFAST_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Serve the API only; run the background workers elsewhere with `holdfast worker`.
+    #[arg(long, env = "HOLDFAST_NO_WORKERS")]
+    pub no_workers: bool,
     #[command(flatten)]
     pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub deadlines: DeadlineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub deadlines: DeadlineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DeadlineArgs {
+    /// How long before a hold's deadline `payment_intent.authorization_expiring` fires
+    /// (`24h`, `90m`, `3600s`, `2d`).
+    #[arg(long, env = "HOLDFAST_EXPIRY_WARNING_LEAD", default_value = "24h", value_parser = parse_duration)]
+    pub expiry_warning_lead: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct HoldsArgs {
+    /// Only holds whose deadline is within this long from now (`24h`, `30m`, `7d`).
+    #[arg(long, value_parser = parse_duration)]
+    pub expiring_within: Option<i64>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// Parses `90s`, `15m`, `24h`, `7d` (or bare seconds) into seconds.
+pub fn parse_duration(raw: &str) -> Result<i64, String> {
+    let raw = raw.trim();
+    let (digits, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len()));
+    let count: i64 = digits
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a duration such as 24h"))?;
+    let scale = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return Err(format!("{raw:?}: the unit is one of s, m, h, d")),
+    };
+    count
+        .checked_mul(scale)
+        .ok_or_else(|| format!("{raw:?} is too long"))
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,7 @@
 //! through [`start`], on a real socket and a real database.
 
 pub mod config;
+pub mod holds;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -11,20 +12,29 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use holdfast_processor::Sandbox;
-use holdfast_service::{Clock, Holdfast, NewMerchant, SystemClock};
+use holdfast_service::{Clock, Holdfast, NewMerchant, Outcome, Settings, SystemClock};
 use tokio::net::TcpListener;
 
 /// Opens the database (running migrations) and assembles the application.
-pub async fn build(database_url: &str, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<Holdfast>> {
+pub async fn build(
+    database_url: &str,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+) -> anyhow::Result<Arc<Holdfast>> {
     let store = holdfast_store::open(database_url)
         .await
         .with_context(|| format!("opening {}", holdfast_store::redact_url(database_url)))?;
-    Ok(Arc::new(Holdfast::new(
-        store,
-        clock,
-        Arc::new(Sandbox::new()),
-        None,
-    )))
+    Ok(Arc::new(
+        Holdfast::new(store, clock, Arc::new(Sandbox::new()), None).with_settings(settings),
+    ))
+}
+
+/// How `start` runs.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub settings: Settings,
+    /// Run no background workers (deadlines, housekeeping): only the HTTP API.
+    pub without_workers: bool,
 }
 
 /// A server answering on a socket.
@@ -43,9 +53,10 @@ pub async fn start(
     listen: SocketAddr,
     database_url: &str,
     clock: Arc<dyn Clock>,
+    options: Options,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Running> {
-    let app = build(database_url, clock).await?;
+    let app = build(database_url, clock, options.settings).await?;
     let bootstrapped = app
         .bootstrap()
         .await
@@ -54,7 +65,9 @@ pub async fn start(
         .await
         .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
-    tokio::spawn(housekeeping(Arc::clone(&app)));
+    if !options.without_workers {
+        spawn_workers(&app);
+    }
     let router = holdfast_http::router(Arc::clone(&app));
     let task = tokio::spawn(async move {
         axum::serve(listener, router)
@@ -67,6 +80,32 @@ pub async fn start(
         bootstrapped,
         task,
     })
+}
+
+/// Starts the background workers on the current runtime; they run until the process exits.
+pub fn spawn_workers(app: &Arc<Holdfast>) {
+    tokio::spawn(deadline_worker(Arc::clone(app)));
+    tokio::spawn(housekeeping(Arc::clone(app)));
+}
+
+/// Due intents claimed per pass of the deadline worker.
+pub const DEADLINE_BATCH_MAX: u32 = 500;
+/// How long the deadline worker sleeps when nothing is due: a hold expires within this (plus a
+/// batch's work) of its deadline.
+const DEADLINE_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Expires holds, sends expiring-soon warnings and runs scheduled actions as they fall due.
+/// A full batch means more may be waiting, so the next pass starts at once.
+async fn deadline_worker(app: Arc<Holdfast>) {
+    loop {
+        match app.run_due_once(DEADLINE_BATCH_MAX).await {
+            Ok(Outcome::Worked(n)) if n >= DEADLINE_BATCH_MAX as usize => continue,
+            Ok(Outcome::Worked(n)) => tracing::debug!(intents = n, "deadline work done"),
+            Ok(Outcome::Idle) => {}
+            Err(e) => tracing::warn!(error = %e, "deadline worker pass failed"),
+        }
+        tokio::time::sleep(DEADLINE_POLL).await;
+    }
 }
 
 /// How often expired idempotency records are purged.

@@ -2,7 +2,8 @@
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use holdfast::config::{Cli, Command, KeysCommand, MerchantsCommand, Mode};
+use holdfast::config::{Cli, Command, DeadlineArgs, KeysCommand, MerchantsCommand, Mode};
+use holdfast_service::Settings;
 use serde_json::json;
 
 #[tokio::main]
@@ -19,10 +20,15 @@ async fn main() -> anyhow::Result<()> {
     let clock = holdfast::system_clock();
     match cli.command {
         Command::Serve(args) => {
+            let options = holdfast::Options {
+                settings: settings(&args.deadlines),
+                without_workers: args.no_workers,
+            };
             let running = holdfast::start(
                 args.listen,
                 &args.database.database_url,
                 clock,
+                options,
                 holdfast::shutdown_signal(),
             )
             .await?;
@@ -42,12 +48,32 @@ async fn main() -> anyhow::Result<()> {
             running.task.await.context("server task")??;
             tracing::info!("shut down cleanly");
         }
+        Command::Worker(args) => {
+            let app = holdfast::build(
+                &args.database.database_url,
+                clock,
+                settings(&args.deadlines),
+            )
+            .await?;
+            holdfast::spawn_workers(&app);
+            tracing::info!("workers running");
+            holdfast::shutdown_signal().await;
+            tracing::info!("shut down cleanly");
+        }
+        Command::Holds(args) => {
+            let app =
+                holdfast::build(&args.database.database_url, clock, Settings::default()).await?;
+            print!(
+                "{}",
+                holdfast::holds::table(&app, args.expiring_within).await?
+            );
+        }
         Command::Migrate(args) => {
-            holdfast::build(&args.database_url, clock).await?;
+            holdfast::build(&args.database_url, clock, Settings::default()).await?;
             eprintln!("migrations applied");
         }
         Command::Merchants(MerchantsCommand::Create { name, database }) => {
-            let app = holdfast::build(&database.database_url, clock).await?;
+            let app = holdfast::build(&database.database_url, clock, Settings::default()).await?;
             let created = app.create_merchant(&name).await?;
             println!(
                 "{}",
@@ -63,7 +89,7 @@ async fn main() -> anyhow::Result<()> {
             mode,
             database,
         }) => {
-            let app = holdfast::build(&database.database_url, clock).await?;
+            let app = holdfast::build(&database.database_url, clock, Settings::default()).await?;
             let key = app
                 .create_api_key(&merchant, matches!(mode, Mode::Live))
                 .await?;
@@ -73,7 +99,7 @@ async fn main() -> anyhow::Result<()> {
             key_prefix,
             database,
         }) => {
-            let app = holdfast::build(&database.database_url, clock).await?;
+            let app = holdfast::build(&database.database_url, clock, Settings::default()).await?;
             let revoked = app.revoke_api_key(&key_prefix).await?;
             if revoked == 0 {
                 bail!("no live API key has the prefix {key_prefix}");
@@ -82,4 +108,10 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn settings(args: &DeadlineArgs) -> Settings {
+    Settings {
+        expiry_warning_lead_seconds: args.expiry_warning_lead,
+    }
 }

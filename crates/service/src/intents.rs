@@ -8,7 +8,7 @@ use holdfast_domain::event::{Event, EventObject};
 use holdfast_domain::intent::{
     self, CaptureRequest, CreateRequest, Ctx, PaymentIntent, Transition,
 };
-use holdfast_domain::{ErrorCode, Rejection, Scope};
+use holdfast_domain::{ErrorCode, Rejection, Scope, Timestamp};
 use holdfast_processor::{AuthenticateCall, AuthorizeCall, CaptureCall, VoidCall};
 use holdfast_store::{EventFilter, IntentFilter, Page, UnitOfWork};
 
@@ -38,7 +38,8 @@ pub struct ConfirmCommand {
 impl Holdfast {
     pub async fn get_intent(&self, scope: &Scope, id: &str) -> Result<PaymentIntent, ServiceError> {
         let intent = self.load_intent(scope, id).await?;
-        Ok(intent.as_of(self.now()))
+        let now = self.time_of(&intent).await?;
+        Ok(intent.as_of(now))
     }
 
     pub async fn list_intents(
@@ -50,7 +51,11 @@ impl Holdfast {
         filter.now = now;
         let mut page = self.store.list_intents(scope, &filter).await?;
         for intent in &mut page.data {
-            *intent = intent.as_of(now);
+            let at = match intent.test_clock_id {
+                Some(_) => self.time_of(intent).await?,
+                None => now,
+            };
+            *intent = intent.as_of(at);
         }
         Ok(page)
     }
@@ -70,7 +75,11 @@ impl Holdfast {
         Ok(self.store.list_events(scope, &filter).await?)
     }
 
-    async fn load_intent(&self, scope: &Scope, id: &str) -> Result<PaymentIntent, ServiceError> {
+    pub(crate) async fn load_intent(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<PaymentIntent, ServiceError> {
         self.store.get_intent(scope, id).await?.ok_or_else(|| {
             ServiceError::not_found(ErrorCode::PaymentIntentNotFound, "payment intent")
         })
@@ -95,12 +104,15 @@ impl Holdfast {
             )
             .into());
         }
-        let now = self.now();
+        let now = self
+            .time_on_clock(&ctx.scope, cmd.request.test_clock_id.as_deref(), true)
+            .await?;
         let id = new_id("pi");
         let client_secret = format!("{id}_secret_{}", random_base62(24));
         let auto_confirm = cmd.request.auto_confirm;
         let mut request = cmd.request;
         request.has_payment_source = cmd.payment_source_token.is_some();
+        request.expiry_warning_lead_seconds = Some(self.settings.expiry_warning_lead_seconds);
         let created = intent::create(
             id,
             ctx.scope.clone(),
@@ -112,7 +124,7 @@ impl Holdfast {
         let mut intent = created.intent;
         let mut outcome = Ok(());
         if auto_confirm && let Some(token) = cmd.payment_source_token {
-            let confirmed = self.authorize(ctx, &intent, token, None).await?;
+            let confirmed = self.authorize(ctx, &intent, token, None, now).await?;
             events.extend(self.events(ctx, &confirmed));
             outcome = declined(&confirmed);
             intent = confirmed.intent;
@@ -140,6 +152,7 @@ impl Holdfast {
         cmd: ConfirmCommand,
     ) -> Result<Decision<PaymentIntent>, ServiceError> {
         let current = self.load_intent(&ctx.scope, id).await?;
+        let now = self.time_of(&current).await?;
         intent::check_confirm(&current)?;
         let (token, payment_method_id) = match (cmd.payment_source_token, cmd.payment_method_id) {
             (Some(token), None) => (token, None),
@@ -192,7 +205,7 @@ impl Holdfast {
             "payment_source_token"
         };
         let transition = self
-            .authorize(ctx, &current, token, payment_method_id)
+            .authorize(ctx, &current, token, payment_method_id, now)
             .await
             .map_err(|e| match e {
                 ServiceError::Rejected(r) if r.code == ErrorCode::InvalidPaymentSourceToken => {
@@ -210,6 +223,7 @@ impl Holdfast {
         current: &PaymentIntent,
         token: String,
         payment_method_id: Option<String>,
+        now: Timestamp,
     ) -> Result<Transition, ServiceError> {
         let processor = self.processor(&ctx.scope)?;
         let result = processor
@@ -218,11 +232,11 @@ impl Holdfast {
                 token,
                 amount: current.amount,
                 capture: current.capture_method == intent::CaptureMethod::Automatic,
-                now: self.now(),
+                now,
             })
             .await
             .map_err(|e| ServiceError::from_processor(e, "payment_source_token"))?;
-        Ok(self.apply(ctx, |c| {
+        Ok(self.apply(ctx, now, |c| {
             intent::apply_authorization(current, result, payment_method_id, c)
         }))
     }
@@ -235,6 +249,7 @@ impl Holdfast {
         succeeded: bool,
     ) -> Result<Decision<PaymentIntent>, ServiceError> {
         let current = self.load_intent(&ctx.scope, id).await?;
+        let now = self.time_of(&current).await?;
         intent::check_authenticate(&current)?;
         let processor = self.processor(&ctx.scope)?;
         let result = processor
@@ -244,11 +259,11 @@ impl Holdfast {
                 amount: current.amount,
                 capture: current.capture_method == intent::CaptureMethod::Automatic,
                 succeeded,
-                now: self.now(),
+                now,
             })
             .await
             .map_err(|e| ServiceError::from_processor(e, "payment_source_token"))?;
-        let transition = self.apply(ctx, |c| {
+        let transition = self.apply(ctx, now, |c| {
             intent::apply_authorization(&current, result, None, c)
         });
         // Failed authentication is an answer, not an error, for the test helper that asked for it.
@@ -263,7 +278,8 @@ impl Holdfast {
         req: CaptureRequest,
     ) -> Result<Decision<PaymentIntent>, ServiceError> {
         let current = self.load_intent(&ctx.scope, id).await?;
-        let amount = intent::decide_capture(&current, &req, self.now())?;
+        let now = self.time_of(&current).await?;
+        let amount = intent::decide_capture(&current, &req, now)?;
         let processor = self.processor(&ctx.scope)?;
         processor
             .capture(CaptureCall {
@@ -273,7 +289,9 @@ impl Holdfast {
             })
             .await
             .map_err(|e| ServiceError::from_processor(e, "payment_source_token"))?;
-        let transition = self.apply(ctx, |c| intent::apply_capture(&current, amount, &req, c));
+        let transition = self.apply(ctx, now, |c| {
+            intent::apply_capture(&current, amount, &req, c)
+        });
         Ok(self.decision(ctx, transition))
     }
 
@@ -283,8 +301,21 @@ impl Holdfast {
         id: &str,
         reason: Option<String>,
     ) -> Result<Decision<PaymentIntent>, ServiceError> {
+        self.cancel(ctx, id, reason, None).await
+    }
+
+    /// Cancels through the API (`reference` none) or on schedule (`reference` `scheduled`).
+    pub(crate) async fn cancel(
+        &self,
+        ctx: &RequestCtx,
+        id: &str,
+        reason: Option<String>,
+        reference: Option<&str>,
+    ) -> Result<Decision<PaymentIntent>, ServiceError> {
         let current = self.load_intent(&ctx.scope, id).await?;
-        let plan = intent::decide_cancel(&current, reason.as_deref(), self.now())?;
+        let now = self.time_of(&current).await?;
+        let mut plan = intent::decide_cancel(&current, reason.as_deref(), now)?;
+        plan.reference = reference.map(str::to_owned);
         if plan.voids_hold {
             let processor = self.processor(&ctx.scope)?;
             processor
@@ -295,22 +326,61 @@ impl Holdfast {
                 .await
                 .map_err(|e| ServiceError::from_processor(e, "payment_source_token"))?;
         }
-        let transition = self.apply(ctx, |c| intent::apply_cancel(&current, plan, c));
+        let transition = self.apply(ctx, now, |c| intent::apply_cancel(&current, &plan, c));
         Ok(self.decision(ctx, transition))
     }
 
     /// Runs a domain transition with this request's time, request id and id source.
-    fn apply(&self, ctx: &RequestCtx, f: impl FnOnce(&mut Ctx<'_>) -> Transition) -> Transition {
+    pub(crate) fn apply<T>(
+        &self,
+        ctx: &RequestCtx,
+        now: Timestamp,
+        f: impl FnOnce(&mut Ctx<'_>) -> T,
+    ) -> T {
         let mut new_id = |prefix: &'static str| new_id(prefix);
         let mut c = Ctx {
-            now: self.now(),
-            request_id: Some(&ctx.request_id),
+            now,
+            request_id: ctx.request_id.as_deref(),
             new_id: &mut new_id,
         };
         f(&mut c)
     }
 
-    fn events(&self, ctx: &RequestCtx, transition: &Transition) -> Vec<Event> {
+    /// The time an intent lives on: its test clock's, or the wall clock's.
+    pub(crate) async fn time_of(&self, intent: &PaymentIntent) -> Result<Timestamp, ServiceError> {
+        self.time_on_clock(&intent.scope, intent.test_clock_id.as_deref(), false)
+            .await
+    }
+
+    /// The time on a test clock (`None`: the wall clock). A new intent may not name a deleted
+    /// clock; an existing one keeps the time its clock had when deleted.
+    pub(crate) async fn time_on_clock(
+        &self,
+        scope: &Scope,
+        clock_id: Option<&str>,
+        for_new_intent: bool,
+    ) -> Result<Timestamp, ServiceError> {
+        let Some(clock_id) = clock_id else {
+            return Ok(self.now());
+        };
+        if scope.livemode {
+            return Err(holdfast_domain::test_clock::not_in_live_mode().into());
+        }
+        let clock = self
+            .store
+            .get_test_clock(scope, clock_id, !for_new_intent)
+            .await?
+            .ok_or_else(|| {
+                Rejection::param(
+                    ErrorCode::TestClockNotFound,
+                    "test_clock",
+                    "no such test clock",
+                )
+            })?;
+        Ok(clock.frozen_time)
+    }
+
+    pub(crate) fn events(&self, ctx: &RequestCtx, transition: &Transition) -> Vec<Event> {
         transition
             .events
             .iter()
@@ -319,13 +389,13 @@ impl Holdfast {
                 scope: ctx.scope.clone(),
                 kind: *kind,
                 created_at: transition.intent.updated_at,
-                request_id: Some(ctx.request_id.clone()),
+                request_id: ctx.request_id.clone(),
                 object: EventObject::PaymentIntent(Box::new(transition.intent.clone())),
             })
             .collect()
     }
 
-    fn unit(&self, ctx: &RequestCtx, transition: &Transition) -> UnitOfWork {
+    pub(crate) fn unit(&self, ctx: &RequestCtx, transition: &Transition) -> UnitOfWork {
         UnitOfWork {
             intents: vec![transition.intent.clone()],
             events: self.events(ctx, transition),

@@ -6,12 +6,14 @@
 
 pub mod clock;
 mod customers;
+pub mod deadlines;
 mod error;
 mod idempotency;
 pub mod ids;
 mod intents;
 mod keys;
 pub mod maintenance;
+mod test_clocks;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -21,6 +23,7 @@ use holdfast_processor::Processor;
 use holdfast_store::Store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use deadlines::Outcome;
 pub use error::ServiceError;
 pub use idempotency::{Decision, IdempotencyKey, Reply};
 pub use intents::{ConfirmCommand, CreateIntentCommand, CreatedIntent};
@@ -33,8 +36,24 @@ pub struct Holdfast {
     pub clock: Arc<dyn Clock>,
     sandbox: Arc<dyn Processor>,
     live: Option<Arc<dyn Processor>>,
+    pub settings: Settings,
     /// Idempotency keys being worked on in this process, so a concurrent retry answers 409.
     in_flight: Mutex<HashSet<(Scope, String)>>,
+}
+
+/// Tunables that come from the server's configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How long before a hold's deadline `payment_intent.authorization_expiring` fires.
+    pub expiry_warning_lead_seconds: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            expiry_warning_lead_seconds: 24 * 3600,
+        }
+    }
 }
 
 impl Holdfast {
@@ -49,8 +68,14 @@ impl Holdfast {
             clock,
             sandbox,
             live,
+            settings: Settings::default(),
             in_flight: Mutex::new(HashSet::new()),
         }
+    }
+
+    pub fn with_settings(mut self, settings: Settings) -> Holdfast {
+        self.settings = settings;
+        self
     }
 
     pub fn now(&self) -> Timestamp {
@@ -75,6 +100,7 @@ impl Holdfast {
 #[derive(Debug, Clone)]
 pub struct RequestCtx {
     pub scope: Scope,
-    pub request_id: String,
+    /// The API request that causes the change; `None` for work the service does by itself.
+    pub request_id: Option<String>,
     pub idempotency: Option<IdempotencyKey>,
 }

@@ -9,11 +9,11 @@ use holdfast_domain::intent::{
     CaptureMethod, CaptureRequest, CreateRequest, ScheduleRequest, Status,
 };
 use holdfast_service::{ConfirmCommand, CreateIntentCommand, CreatedIntent};
-use holdfast_store::IntentFilter;
+use holdfast_store::{IntentFilter, IntentOrder};
 
 use crate::dto::{
     ActionOut, CancelBody, CaptureBody, ClientConfirmation, ConfirmBody, CreateIntentBody,
-    CreatedIntentOut, Data, List, PaymentIntentOut, parse_rfc3339,
+    CreatedIntentOut, Data, EmptyBody, List, PaymentIntentOut, ScheduledActionBody, parse_rfc3339,
 };
 use crate::error::{ApiError, reply_response};
 use crate::extract::{Auth, Mutation, Query};
@@ -42,6 +42,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route(
             "/v1/payment-intents/{id}/actions",
             get(list_payment_intent_actions),
+        )
+        .route(
+            "/v1/payment-intents/{id}/scheduled-action",
+            post(set_scheduled_action).delete(clear_scheduled_action),
         )
 }
 
@@ -126,6 +130,17 @@ async fn list_payment_intents(
     let created_after = query.take_parsed("created_after", parse_rfc3339, time)?;
     let created_before = query.take_parsed("created_before", parse_rfc3339, time)?;
     let expires_before = query.take_parsed("expires_before", parse_rfc3339, time)?;
+    let order = query
+        .take_parsed(
+            "order",
+            |s| match s {
+                "created_at" => Some(IntentOrder::CreatedDesc),
+                "authorization_expires_at" => Some(IntentOrder::ExpiresAsc),
+                _ => None,
+            },
+            "created_at (newest first) or authorization_expires_at (soonest deadline first)",
+        )?
+        .unwrap_or_default();
     let page = page_request(&mut query)?;
     query.finish()?;
     let filter = IntentFilter {
@@ -134,6 +149,7 @@ async fn list_payment_intents(
         created_after,
         created_before,
         expires_before,
+        order,
         now: state.app.now(),
         page,
     };
@@ -220,4 +236,51 @@ async fn list_payment_intent_actions(
         .map(|a| ActionOut::new(&intent.id, a))
         .collect();
     Ok(Json(Data { data: actions }).into_response())
+}
+
+async fn set_scheduled_action(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    m: Mutation<ScheduledActionBody>,
+) -> Result<Response, ApiError> {
+    let ctx = m.ctx(m.auth.key_only()?);
+    let at = parse_rfc3339(&m.body.at).ok_or_else(|| {
+        ApiError::param(
+            holdfast_domain::ErrorCode::InvalidParameter,
+            "at",
+            "at must be an RFC 3339 time such as 2026-07-09T12:00:00Z",
+        )
+    })?;
+    let req = ScheduleRequest {
+        kind: m.body.kind,
+        at: Some(at),
+        offset_before_expiry_seconds: None,
+        amount: m.body.amount_money.map(Into::into),
+    };
+    let app = &state.app;
+    let reply = app
+        .run(
+            &ctx,
+            || app.set_scheduled_action(&ctx, &id, req.clone()),
+            render(StatusCode::OK, intent_out),
+        )
+        .await;
+    Ok(reply_response(reply))
+}
+
+async fn clear_scheduled_action(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    m: Mutation<EmptyBody>,
+) -> Result<Response, ApiError> {
+    let ctx = m.ctx(m.auth.key_only()?);
+    let app = &state.app;
+    let reply = app
+        .run(
+            &ctx,
+            || app.clear_scheduled_action(&ctx, &id),
+            render(StatusCode::OK, intent_out),
+        )
+        .await;
+    Ok(reply_response(reply))
 }

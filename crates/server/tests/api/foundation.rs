@@ -464,6 +464,7 @@ async fn restart_on_the_same_sqlite_file_keeps_everything() {
         "127.0.0.1:0".parse().unwrap(),
         &db.url,
         clock,
+        holdfast::Options::default(),
         std::future::pending(),
     )
     .await

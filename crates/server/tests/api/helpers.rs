@@ -172,13 +172,24 @@ impl TestApp {
         Some(TestApp::start(Backend::Postgres, db).await)
     }
 
+    /// Starts a server with its background workers off, so a test decides when due work runs
+    /// (`app.app.run_due_once`); [`TestApp::start_with`] turns them on.
     pub async fn start(backend: Backend, db: Database) -> TestApp {
+        let options = holdfast::Options {
+            without_workers: true,
+            ..holdfast::Options::default()
+        };
+        TestApp::start_with(backend, db, options).await
+    }
+
+    pub async fn start_with(backend: Backend, db: Database, options: holdfast::Options) -> TestApp {
         let clock = Arc::new(ManualClock::new(Timestamp(T0)));
         let (tx, rx) = oneshot::channel::<()>();
         let running = holdfast::start(
             "127.0.0.1:0".parse().expect("addr"),
             &db.url,
             clock.clone(),
+            options,
             async {
                 let _ = rx.await;
             },

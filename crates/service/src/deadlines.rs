@@ -1,0 +1,184 @@
+//! Work that falls due by itself: expiry, the expiring-soon warning, scheduled captures and voids.
+//!
+//! The expiry worker calls [`Holdfast::run_due_once`]: it claims a bounded batch of due intents
+//! (a lease keeps other processes off them) and performs what is due on each, exactly as the API
+//! would: same domain functions, same events, one commit per step with a version check. Whatever
+//! races it (a capture at the deadline, another node) either wins the version check or loses and
+//! sees the new state, so each hold is resolved once.
+//!
+//! Intents on a test clock are not the worker's: a test clock's advance runs their due work, in
+//! deadline order, with the clock stopped at each due moment in turn.
+
+use std::sync::Arc;
+
+use holdfast_domain::intent::{
+    self, CaptureRequest, Due, PaymentIntent, RawMoney, ScheduleRequest, ScheduledKind,
+};
+use holdfast_domain::{Scope, Timestamp};
+use holdfast_store::{StoreError, UnitOfWork};
+
+use crate::{Decision, Holdfast, RequestCtx, ServiceError};
+
+/// How long a claimed intent stays with the worker that claimed it.
+pub const LEASE_SECONDS: i64 = 60;
+/// Due steps taken on one intent per visit; a visit is bounded even if something loops.
+const STEPS_PER_INTENT_MAX: usize = 8;
+/// Intents a worker handles at once; each is a separate commit, so SQLite's writer batches them.
+const CONCURRENCY_MAX: usize = 32;
+/// The reference recorded on actions the scheduler performs.
+pub const SCHEDULED_REFERENCE: &str = "scheduled";
+
+/// What one pass of the worker did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// This many intents were claimed and visited.
+    Worked(usize),
+    /// Nothing was due.
+    Idle,
+}
+
+impl Holdfast {
+    /// One pass of the deadline worker: claims up to `batch_max` due intents and performs what
+    /// is due on each.
+    pub async fn run_due_once(self: &Arc<Self>, batch_max: u32) -> Result<Outcome, ServiceError> {
+        let now = self.now();
+        let claimed = self
+            .store
+            .claim_due(now, now.plus_seconds(LEASE_SECONDS), batch_max)
+            .await?;
+        if claimed.is_empty() {
+            return Ok(Outcome::Idle);
+        }
+        let count = claimed.len();
+        let mut tasks = tokio::task::JoinSet::new();
+        for intent in claimed {
+            while tasks.len() >= CONCURRENCY_MAX {
+                tasks.join_next().await;
+            }
+            let app = Arc::clone(self);
+            tasks.spawn(async move {
+                if let Err(e) = app.perform_due(&intent.scope, &intent.id, None).await {
+                    tracing::warn!(payment_intent = %intent.id, error = %e, "due work failed; retried after the lease");
+                }
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+        Ok(Outcome::Worked(count))
+    }
+
+    /// Performs everything due on one intent, earliest first, at `at` (a test clock's step) or
+    /// at the intent's own time.
+    pub(crate) async fn perform_due(
+        &self,
+        scope: &Scope,
+        id: &str,
+        at: Option<Timestamp>,
+    ) -> Result<(), ServiceError> {
+        let ctx = RequestCtx {
+            scope: scope.clone(),
+            request_id: None,
+            idempotency: None,
+        };
+        for _ in 0..STEPS_PER_INTENT_MAX {
+            let current = self.load_intent(scope, id).await?;
+            let now = match at {
+                Some(at) => at,
+                None => self.time_of(&current).await?,
+            };
+            let Some((_, due)) = current.due(now) else {
+                return Ok(());
+            };
+            let unit = match due {
+                Due::Expiry => self
+                    .apply(&ctx, now, |c| intent::apply_expiry(&current, c))
+                    .map(|t| self.unit(&ctx, &t)),
+                Due::ExpiryWarning => {
+                    intent::apply_expiry_warning(&current, now).map(|t| self.unit(&ctx, &t))
+                }
+                Due::Scheduled(action) => Some(
+                    self.scheduled(&ctx, &current, action.kind, action.amount, now)
+                        .await?,
+                ),
+            };
+            let Some(unit) = unit else {
+                return Ok(());
+            };
+            match self.store.commit(unit).await {
+                Ok(()) | Err(StoreError::Conflict) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a scheduled capture or void as the API would. If the domain refuses it (the intent
+    /// moved on), the schedule is cleared instead; if the processor fails, the error stands and
+    /// the schedule stays for the next visit.
+    async fn scheduled(
+        &self,
+        ctx: &RequestCtx,
+        current: &PaymentIntent,
+        kind: ScheduledKind,
+        amount: Option<holdfast_domain::Money>,
+        now: Timestamp,
+    ) -> Result<UnitOfWork, ServiceError> {
+        let decision: Result<Decision<PaymentIntent>, ServiceError> = match kind {
+            ScheduledKind::Capture => {
+                let req = CaptureRequest {
+                    amount: amount.map(|m| RawMoney {
+                        amount: m.amount,
+                        currency: m.currency.to_string(),
+                    }),
+                    reference: Some(SCHEDULED_REFERENCE.into()),
+                    metadata: Default::default(),
+                };
+                self.capture_intent(ctx, &current.id, req).await
+            }
+            ScheduledKind::Void => {
+                self.cancel(ctx, &current.id, None, Some(SCHEDULED_REFERENCE))
+                    .await
+            }
+        };
+        match decision {
+            Ok(decision) => Ok(decision.unit),
+            Err(ServiceError::Rejected(rejection)) => {
+                tracing::info!(payment_intent = %current.id, code = %rejection.code, "scheduled action no longer applies; cleared");
+                Ok(intent::clear_scheduled_action(current, now)
+                    .map(|t| self.unit(ctx, &t))
+                    .unwrap_or_default())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /v1/payment-intents/{id}/scheduled-action`.
+    pub async fn set_scheduled_action(
+        &self,
+        ctx: &RequestCtx,
+        id: &str,
+        req: ScheduleRequest,
+    ) -> Result<Decision<PaymentIntent>, ServiceError> {
+        let current = self.load_intent(&ctx.scope, id).await?;
+        let now = self.time_of(&current).await?;
+        let transition = intent::set_scheduled_action(&current, &req, now)?;
+        let unit = self.unit(ctx, &transition);
+        Ok(Decision::answer(unit, transition.intent))
+    }
+
+    /// `DELETE /v1/payment-intents/{id}/scheduled-action`.
+    pub async fn clear_scheduled_action(
+        &self,
+        ctx: &RequestCtx,
+        id: &str,
+    ) -> Result<Decision<PaymentIntent>, ServiceError> {
+        let current = self.load_intent(&ctx.scope, id).await?;
+        let now = self.time_of(&current).await?;
+        Ok(match intent::clear_scheduled_action(&current, now) {
+            Some(transition) => {
+                let unit = self.unit(ctx, &transition);
+                Decision::answer(unit, transition.intent)
+            }
+            None => Decision::answer(UnitOfWork::default(), current.as_of(now)),
+        })
+    }
+}
