@@ -3,4 +3,7 @@
 mod helpers;
 
 mod cli;
+mod concurrency;
 mod foundation;
+mod idempotency;
+mod intents;
