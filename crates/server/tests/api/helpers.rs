@@ -350,16 +350,87 @@ impl Req<'_> {
             builder = builder.bearer_auth(key);
         }
         let response = builder.send().await.expect("request reaches the server");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.expect("body");
-        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Res {
-            status,
-            headers,
-            text,
-            json,
+        Res::read(response).await
+    }
+
+    /// A header whose value need not be visible ASCII (a non-ASCII `Idempotency-Key`, say).
+    pub fn header_bytes(mut self, name: &str, value: &[u8]) -> Self {
+        let value = reqwest::header::HeaderValue::from_bytes(value).expect("header value");
+        self.builder = self.builder.header(name, value);
+        self
+    }
+}
+
+/// An owned handle on the server, for requests sent from spawned tasks.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub key: String,
+}
+
+impl TestApp {
+    /// A handle a `tokio::spawn`ed task can own, speaking with the test key.
+    pub fn remote(&self) -> Remote {
+        Remote {
+            client: self.client.clone(),
+            base: self.base.clone(),
+            key: self.test_key.clone(),
         }
+    }
+
+    /// The events of one intent, oldest first.
+    pub async fn events_of(&self, id: &str) -> Vec<Value> {
+        let res = self
+            .get(&format!("/v1/events?payment_intent_id={id}&limit=100"))
+            .await;
+        assert_eq!(res.status, 200, "{}", res.text);
+        assert_eq!(res.json["has_more"], false);
+        let mut events = res.json["data"].as_array().expect("events").clone();
+        events.reverse();
+        events
+    }
+
+    /// The event types of one intent, oldest first.
+    pub async fn event_types_of(&self, id: &str) -> Vec<String> {
+        self.events_of(id)
+            .await
+            .iter()
+            .map(|e| e["type"].as_str().expect("type").to_owned())
+            .collect()
+    }
+
+    /// The actions (money movements) of one intent, in order.
+    pub async fn actions_of(&self, id: &str) -> Vec<Value> {
+        let res = self.get(&format!("/v1/payment-intents/{id}/actions")).await;
+        assert_eq!(res.status, 200, "{}", res.text);
+        res.json["data"].as_array().expect("actions").clone()
+    }
+
+    /// The intent as `GET /v1/payment-intents/{id}` shows it.
+    pub async fn intent(&self, id: &str) -> Value {
+        let res = self.get(&format!("/v1/payment-intents/{id}")).await;
+        assert_eq!(res.status, 200, "{}", res.text);
+        res.json["data"].clone()
+    }
+}
+
+impl Remote {
+    /// POSTs `body` (none: an empty body) with an optional `Idempotency-Key`.
+    pub async fn post(&self, path: &str, idem: Option<&str>, body: Option<&Value>) -> Res {
+        let mut builder = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.key);
+        if let Some(idem) = idem {
+            builder = builder.header("Idempotency-Key", idem);
+        }
+        if let Some(body) = body {
+            builder = builder
+                .header("Content-Type", "application/json")
+                .body(serde_json::to_vec(body).expect("json"));
+        }
+        Res::read(builder.send().await.expect("request reaches the server")).await
     }
 }
 
@@ -372,6 +443,19 @@ pub struct Res {
 }
 
 impl Res {
+    pub async fn read(response: reqwest::Response) -> Res {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Res {
+            status,
+            headers,
+            text,
+            json,
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }

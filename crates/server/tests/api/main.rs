@@ -7,4 +7,7 @@
 mod helpers;
 
 mod cli;
+mod concurrency;
 mod foundation;
+mod idempotency;
+mod intents;
