@@ -130,10 +130,14 @@ impl PaymentIntent {
     }
 
     /// What is due at `now`, earliest first, with the moment it fell due. At the same second a
-    /// scheduled action goes before the warning, which it would make moot.
+    /// scheduled action goes before the warning, which it would make moot. Past the deadline only
+    /// expiry is: a warning or a scheduled action that was not performed in time no longer can be.
     pub fn due(&self, now: Timestamp) -> Option<(Timestamp, Due)> {
         if self.status.is_terminal() {
             return None;
+        }
+        if self.is_due_for_expiry(now) {
+            return self.expiry_moment().map(|at| (at, Due::Expiry));
         }
         let mut candidates: Vec<(Timestamp, u8, Due)> = Vec::with_capacity(3);
         if let Some(schedule) = &self.scheduled_action

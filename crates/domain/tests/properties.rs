@@ -211,7 +211,7 @@ impl World {
             }
             Cmd::Cancel(reason) => match decide_cancel(&self.intent, *reason, self.now) {
                 Ok(plan) => {
-                    let t = self.apply(|pi, ctx| apply_cancel(pi, plan, ctx));
+                    let t = self.apply(|pi, ctx| apply_cancel(pi, &plan, ctx));
                     self.take(t)
                 }
                 Err(r) => Outcome::Refused(r),

@@ -101,6 +101,9 @@ impl Holdfast {
                 ),
             };
             let Some(unit) = unit else {
+                // `due` and the apply functions agree on what can run; if they ever do not,
+                // say so rather than spin.
+                tracing::error!(payment_intent = %id, "due work was offered but could not be applied");
                 return Ok(());
             };
             match self.store.commit(unit).await {

@@ -335,7 +335,7 @@ fn capture(intent: &PaymentIntent, amount: i64, now: Timestamp) -> Transition {
 fn cancel(intent: &PaymentIntent, now: Timestamp) -> Transition {
     let plan = intent::decide_cancel(intent, Some("requested_by_customer"), now)
         .expect("a cancelable intent");
-    with_ctx(now, |ctx| intent::apply_cancel(intent, plan, ctx))
+    with_ctx(now, |ctx| intent::apply_cancel(intent, &plan, ctx))
 }
 
 /// The events of a transition, with ids `<event_id>`, `<event_id>_2`, ...

@@ -126,7 +126,7 @@ fn capture_all(intent: &PaymentIntent, now: Timestamp) -> Transition {
 
 fn cancel(intent: &PaymentIntent, reason: Option<&str>, now: Timestamp) -> Transition {
     let plan = decide_cancel(intent, reason, now).expect("the intent is cancelable");
-    with_ctx(now, |ctx| apply_cancel(intent, plan, ctx))
+    with_ctx(now, |ctx| apply_cancel(intent, &plan, ctx))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -231,7 +231,7 @@ fn run(intent: &PaymentIntent, command: Command, now: Timestamp) -> Result<Trans
     };
     let cancel = |reason: Option<&str>| {
         let plan = decide_cancel(intent, reason, now)?;
-        Ok(with_ctx(now, |ctx| apply_cancel(intent, plan, ctx)))
+        Ok(with_ctx(now, |ctx| apply_cancel(intent, &plan, ctx)))
     };
     let hold = authorized(now.plus_seconds(7 * SECONDS_PER_DAY), false);
     match command {

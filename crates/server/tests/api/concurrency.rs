@@ -1,11 +1,6 @@
 //! Races, on both backends: many requests released together against one intent or one key.
 //! Exactly one effect, every loser answered with the right refusal, the money invariant intact.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "test code: a panic with its location is the failure report"
-)]
-
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -414,6 +409,10 @@ async fn second_server(app: &TestApp) -> (Remote, tokio::task::JoinHandle<std::i
         "127.0.0.1:0".parse().unwrap(),
         &app.db.url,
         clock,
+        holdfast::Options {
+            without_workers: true,
+            ..holdfast::Options::default()
+        },
         std::future::pending(),
     )
     .await

@@ -1,11 +1,6 @@
 //! Idempotency keys: validation, scope (merchant + mode + key), byte-for-byte replay of 2xx and 4xx
 //! answers whatever happened since, 422 for a different request, and 5xx answers never stored.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "test code: a panic with its location is the failure report"
-)]
-
 use reqwest::Method;
 use serde_json::{Value, json};
 
