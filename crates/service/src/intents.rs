@@ -33,6 +33,9 @@ pub struct CreatedIntent {
 pub struct ConfirmCommand {
     pub payment_source_token: Option<String>,
     pub payment_method_id: Option<String>,
+    /// The caller holds only the intent's client secret (a browser), not a secret key: it may use
+    /// a saved card only if the card belongs to the intent's customer.
+    pub via_client_secret: bool,
 }
 
 impl Holdfast {
@@ -168,11 +171,9 @@ impl Holdfast {
                             "no such payment method",
                         )
                     })?;
-                if current
-                    .customer_id
-                    .as_ref()
-                    .is_some_and(|customer| *customer != method.customer_id)
-                {
+                let belongs = current.customer_id.as_ref() == Some(&method.customer_id);
+                let foreign = current.customer_id.is_some() && !belongs;
+                if foreign || (cmd.via_client_secret && !belongs) {
                     return Err(Rejection::param(
                         ErrorCode::InvalidParameter,
                         "payment_method_id",

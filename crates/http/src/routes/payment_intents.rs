@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use holdfast_domain::intent::{
     CaptureMethod, CaptureRequest, CreateRequest, ScheduleRequest, Status,
 };
-use holdfast_service::{ConfirmCommand, CreateIntentCommand, CreatedIntent};
+use holdfast_service::{Caller, ConfirmCommand, CreateIntentCommand, CreatedIntent};
 use holdfast_store::{IntentFilter, IntentOrder};
 
 use crate::dto::{
@@ -171,6 +171,7 @@ async fn confirm_payment_intent(
     let cmd = ConfirmCommand {
         payment_source_token: m.body.payment_source_token,
         payment_method_id: m.body.payment_method_id,
+        via_client_secret: matches!(m.auth.0, Caller::ClientSecret { .. }),
     };
     let app = &state.app;
     let reply = app

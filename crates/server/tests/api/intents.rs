@@ -9,6 +9,7 @@ use crate::both_backends;
 use crate::helpers::{Res, T0_RFC3339, TestApp, assert_money, usd};
 
 both_backends!(
+    saved_cards_belong_to_the_intents_customer,
     contract_hold_confirm_partial_capture,
     contract_full_capture_with_empty_body_or_empty_object,
     contract_void_the_hold,
@@ -1917,4 +1918,92 @@ async fn money_invariant_holds_for_every_intent(app: &TestApp) {
             );
         }
     }
+}
+
+/// A saved card is usable only for its own customer's intents; a browser holding just a client
+/// secret may use one only when the intent names that customer.
+async fn saved_cards_belong_to_the_intents_customer(app: &TestApp) {
+    let customer = |name: &str| {
+        let body = json!({ "name": name });
+        async move {
+            let res = app.post("/v1/customers", body).await;
+            assert_eq!(res.status, 201, "{}", res.text);
+            res.json["data"]["customer_id"].as_str().unwrap().to_owned()
+        }
+    };
+    let ada = customer("Ada").await;
+    let bob = customer("Bob").await;
+    let res = app
+        .post(
+            &format!("/v1/customers/{ada}/payment-methods"),
+            json!({"payment_source_token": "pm_card_visa"}),
+        )
+        .await;
+    let ada_card = res.json["data"]["payment_method_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let create = |customer: Option<&str>| {
+        let mut body = json!({"amount_money": usd(5000), "capture_method": "manual"});
+        if let Some(c) = customer {
+            body["customer_id"] = json!(c);
+        }
+        async move {
+            let res = app.post("/v1/payment-intents", body).await;
+            assert_eq!(res.status, 201, "{}", res.text);
+            let data = &res.json["data"];
+            (
+                data["payment_intent"]["payment_intent_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+                data["client_confirmation"]["client_secret"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+        }
+    };
+    let confirm = |id: String, key: String| {
+        let body = json!({ "payment_method_id": ada_card });
+        async move {
+            app.request(Method::POST, &format!("/v1/payment-intents/{id}/confirm"))
+                .key(&key)
+                .json(&body)
+                .send()
+                .await
+        }
+    };
+
+    // Bob's intent cannot use Ada's card, whoever asks.
+    let (bobs, bobs_secret) = create(Some(&bob)).await;
+    confirm(bobs.clone(), app.test_key.clone())
+        .await
+        .assert_error(400, "INVALID_PARAMETER", Some("payment_method_id"));
+    confirm(bobs.clone(), bobs_secret).await.assert_error(
+        400,
+        "INVALID_PARAMETER",
+        Some("payment_method_id"),
+    );
+    assert_eq!(app.intent(&bobs).await["status"], "requires_payment_method");
+
+    // An intent with no customer: the secret key may use any of the merchant's cards, a client
+    // secret may not.
+    let (anyone, anyone_secret) = create(None).await;
+    confirm(anyone.clone(), anyone_secret).await.assert_error(
+        400,
+        "INVALID_PARAMETER",
+        Some("payment_method_id"),
+    );
+    let res = confirm(anyone, app.test_key.clone()).await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(res.json["data"]["payment_method_id"], ada_card);
+
+    // Ada's own intent, confirmed from her browser with her saved card.
+    let (adas, adas_secret) = create(Some(&ada)).await;
+    let res = confirm(adas, adas_secret).await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(res.json["data"]["status"], "requires_capture");
+    assert_eq!(res.json["data"]["customer_id"], ada);
+    assert_money(&res.json["data"], 5000, 5000, 0, 0);
 }
