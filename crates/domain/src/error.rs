@@ -44,6 +44,7 @@ error_codes! {
     // Objects that are not there (or belong to someone else).
     PaymentIntentNotFound => "PAYMENT_INTENT_NOT_FOUND",
     TestClockNotFound => "TEST_CLOCK_NOT_FOUND",
+    OrderNotFound => "ORDER_NOT_FOUND",
     CustomerNotFound => "CUSTOMER_NOT_FOUND",
     PaymentMethodNotFound => "PAYMENT_METHOD_NOT_FOUND",
     EventNotFound => "EVENT_NOT_FOUND",
@@ -74,6 +75,16 @@ error_codes! {
     InvalidStatusForScheduledAction => "INVALID_STATUS_FOR_SCHEDULED_ACTION",
     TestClockCannotMoveBackwards => "TEST_CLOCK_CANNOT_MOVE_BACKWARDS",
     TestClockNotAllowedInLiveMode => "TEST_CLOCK_NOT_ALLOWED_IN_LIVE_MODE",
+    // Orders.
+    OrderCurrencyMismatch => "ORDER_CURRENCY_MISMATCH",
+    OrderLinkedAmountNotAllowed => "ORDER_LINKED_AMOUNT_NOT_ALLOWED",
+    StrictInventoryDelayedCaptureUnsupported => "STRICT_INVENTORY_DELAYED_CAPTURE_UNSUPPORTED",
+    PaymentAttemptInProgress => "PAYMENT_ATTEMPT_IN_PROGRESS",
+    OrderAmountMismatch => "ORDER_AMOUNT_MISMATCH",
+    CaptureAmountMismatch => "CAPTURE_AMOUNT_MISMATCH",
+    OrderLinkedPaymentIntent => "ORDER_LINKED_PAYMENT_INTENT",
+    OrderNotEditable => "ORDER_NOT_EDITABLE",
+    OrderNotPayable => "ORDER_NOT_PAYABLE",
 }
 
 impl fmt::Display for ErrorCode {

@@ -28,6 +28,11 @@ event_types! {
     PaymentIntentCanceled => "payment_intent.canceled",
     PaymentIntentPaymentFailed => "payment_intent.payment_failed",
     PaymentIntentAuthorizationExpiring => "payment_intent.authorization_expiring",
+    OrderPaymentAuthorized => "order.payment_authorized",
+    OrderPaymentCaptured => "order.payment_captured",
+    OrderPaymentSucceeded => "order.payment_succeeded",
+    OrderPaymentAuthorizationVoided => "order.payment_authorization_voided",
+    OrderPaymentAuthorizationExpired => "order.payment_authorization_expired",
 }
 
 impl serde::Serialize for EventType {
@@ -57,9 +62,12 @@ pub struct Event {
 }
 
 impl Event {
+    /// The intent the event is about, for filtering: the intent itself, or the one an order event
+    /// reports on.
     pub fn payment_intent_id(&self) -> Option<&str> {
         match &self.object {
             EventObject::PaymentIntent(intent) => Some(&intent.id),
+            EventObject::Order { detail, .. } => Some(&detail.payment_intent_id),
         }
     }
 }
@@ -68,4 +76,9 @@ impl Event {
 #[serde(tag = "object", content = "value", rename_all = "snake_case")]
 pub enum EventObject {
     PaymentIntent(Box<crate::intent::PaymentIntent>),
+    /// An order event: the order right after the change, and the money movement it reports.
+    Order {
+        order: Box<crate::order::Order>,
+        detail: crate::order::OrderEventDetail,
+    },
 }

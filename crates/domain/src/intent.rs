@@ -223,6 +223,10 @@ pub struct PaymentIntent {
     pub next_action: Option<NextAction>,
     #[serde(default)]
     pub actions: Vec<Action>,
+    /// The order this intent pays; its amount comes from the order, and it is paid, captured and
+    /// voided through the order's routes only.
+    #[serde(default)]
+    pub order_id: Option<String>,
     /// The test clock whose time this intent lives on (test mode only); `None` is the wall clock.
     #[serde(default)]
     pub test_clock_id: Option<String>,
@@ -383,6 +387,8 @@ pub struct CreateRequest {
     pub reference: Option<String>,
     pub metadata: Metadata,
     pub customer_id: Option<String>,
+    /// Set by the service for an intent created on an order (the amount is the order's balance).
+    pub order_id: Option<String>,
     pub test_clock_id: Option<String>,
     /// `scheduled_action` at creation: an action relative to whatever deadline confirm sets.
     pub scheduled_action: Option<ScheduleRequest>,
@@ -497,6 +503,7 @@ pub fn create(
         last_payment_error: None,
         next_action: None,
         actions: Vec::new(),
+        order_id: req.order_id,
         test_clock_id: req.test_clock_id,
         scheduled_action,
         expiry_warning_lead_seconds: req.expiry_warning_lead_seconds,
@@ -512,6 +519,20 @@ pub fn create(
 
 /// Longest `description` or `reference` accepted.
 pub const TEXT_CHARS_MAX: usize = 500;
+
+/// The standalone confirm, capture and cancel routes refuse an intent that pays an order: its
+/// money is tracked by the order, so it moves through the order's routes.
+pub fn check_standalone(intent: &PaymentIntent) -> Result<(), Rejection> {
+    match &intent.order_id {
+        None => Ok(()),
+        Some(order_id) => Err(Rejection::new(
+            ErrorCode::OrderLinkedPaymentIntent,
+            format!(
+                "this intent pays order {order_id}; use the order's pay, capture and void routes"
+            ),
+        )),
+    }
+}
 
 /// May this intent be confirmed now? Only one waiting for a payment method may.
 pub fn check_confirm(intent: &PaymentIntent) -> Result<(), Rejection> {

@@ -11,6 +11,7 @@ pub mod event;
 pub mod intent;
 pub mod metadata;
 pub mod money;
+pub mod order;
 pub mod schedule;
 pub mod test_clock;
 pub mod time;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use holdfast_domain::customer::{Customer, SavedPaymentMethod};
 use holdfast_domain::event::{Event, EventObject};
 use holdfast_domain::intent::{Action, PaymentIntent, RawMoney};
+use holdfast_domain::order::Order;
 use holdfast_domain::test_clock::TestClock;
 use holdfast_domain::{Money, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,8 @@ pub struct CreateIntentBody {
     pub auto_confirm: bool,
     pub payment_source_token: Option<String>,
     pub customer_id: Option<String>,
+    /// The order this intent pays; it then takes no amount.
+    pub order_id: Option<String>,
     pub description: Option<String>,
     pub reference: Option<String>,
     #[serde(default)]
@@ -157,7 +160,7 @@ impl From<Money> for MoneyOut {
 }
 
 impl MoneyOut {
-    fn new(m: Money) -> MoneyOut {
+    pub fn new(m: Money) -> MoneyOut {
         MoneyOut {
             amount: m.amount,
             currency: m.currency.to_string(),
@@ -225,6 +228,7 @@ pub struct PaymentIntentOut {
     pub metadata: BTreeMap<String, String>,
     pub source: String,
     pub scheduled_action: Option<ScheduledActionOut>,
+    pub order_id: Option<String>,
     pub test_clock: Option<String>,
     pub livemode: bool,
     pub created_at: String,
@@ -284,6 +288,7 @@ impl From<&PaymentIntent> for PaymentIntentOut {
                 amount_money: s.amount.map(MoneyOut::new),
                 offset_before_expiry_seconds: s.offset_before_expiry_seconds,
             }),
+            order_id: pi.order_id.clone(),
             test_clock: pi.test_clock_id.clone(),
             livemode: pi.scope.livemode,
             created_at: rfc3339(pi.created_at),
@@ -334,9 +339,28 @@ impl ActionOut {
     }
 }
 
+/// An event's `data`: the object right after the change and, for an order event, the money
+/// movement it reports.
 #[derive(Debug, Serialize)]
-pub struct EventData {
-    pub object: PaymentIntentOut,
+#[serde(untagged)]
+pub enum EventData {
+    PaymentIntent {
+        object: Box<PaymentIntentOut>,
+    },
+    Order {
+        object: Box<OrderOut>,
+        payment_intent_id: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        authorized_money: Option<MoneyOut>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        capturable_money: Option<MoneyOut>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        authorization_expires_at: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        captured_money: Option<MoneyOut>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        released_money: Option<MoneyOut>,
+    },
 }
 
 #[derive(Debug, Serialize)]
@@ -352,8 +376,22 @@ pub struct EventOut {
 
 impl From<&Event> for EventOut {
     fn from(e: &Event) -> EventOut {
-        let object = match &e.object {
-            EventObject::PaymentIntent(pi) => PaymentIntentOut::from(pi.as_ref()),
+        let data = match &e.object {
+            EventObject::PaymentIntent(pi) => EventData::PaymentIntent {
+                object: Box::new(PaymentIntentOut::from(pi.as_ref())),
+            },
+            EventObject::Order { order, detail } => {
+                let money = |amount: Option<i64>| amount.map(|a| MoneyOut::new(order.money(a)));
+                EventData::Order {
+                    object: Box::new(OrderOut::from(order.as_ref())),
+                    payment_intent_id: detail.payment_intent_id.clone(),
+                    authorized_money: money(detail.authorized),
+                    capturable_money: money(detail.capturable),
+                    authorization_expires_at: detail.authorization_expires_at.map(rfc3339),
+                    captured_money: money(detail.captured),
+                    released_money: money(detail.released),
+                }
+            }
         };
         EventOut {
             id: e.id.clone(),
@@ -361,7 +399,7 @@ impl From<&Event> for EventOut {
             created_at: rfc3339(e.created_at),
             livemode: e.scope.livemode,
             request_id: e.request_id.clone(),
-            data: EventData { object },
+            data,
         }
     }
 }
@@ -431,6 +469,178 @@ impl From<&TestClock> for TestClockOut {
             status: "ready",
             livemode: c.scope.livemode,
             created_at: rfc3339(c.created_at),
+        }
+    }
+}
+
+// ---- Orders ------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineItemIn {
+    pub name: String,
+    pub quantity: i64,
+    pub unit_price_money: MoneyIn,
+    pub sku: Option<String>,
+    pub inventory_tracking: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscountIn {
+    pub name: String,
+    pub amount_money: MoneyIn,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrderBody {
+    pub currency: String,
+    pub line_items: Vec<LineItemIn>,
+    pub tip_money: Option<MoneyIn>,
+    #[serde(default)]
+    pub discounts: Vec<DiscountIn>,
+    pub reference: Option<String>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// `PATCH`: an absent field is kept; `null` clears a clearable one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrderBody {
+    pub line_items: Option<Vec<LineItemIn>>,
+    #[serde(default, deserialize_with = "present")]
+    pub tip_money: Option<Option<MoneyIn>>,
+    pub discounts: Option<Vec<DiscountIn>>,
+    #[serde(default, deserialize_with = "present")]
+    pub reference: Option<Option<String>>,
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+/// Tells a field given as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayOrderBody {
+    pub payment_intent_ids: Vec<String>,
+    #[serde(default)]
+    pub payment_source_tokens: BTreeMap<String, String>,
+    pub expected_amount_money: MoneyIn,
+    #[serde(default)]
+    pub payment_amounts: BTreeMap<String, MoneyIn>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderCaptureBody {
+    pub amount_money: Option<MoneyIn>,
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LineItemOut {
+    pub name: String,
+    pub quantity: i64,
+    pub unit_price_money: MoneyOut,
+    pub total_money: MoneyOut,
+    pub sku: Option<String>,
+    pub inventory_tracking: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DiscountOut {
+    pub name: String,
+    pub amount_money: MoneyOut,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuthorizationAmounts {
+    pub authorized_money: MoneyOut,
+    pub capturable_money: MoneyOut,
+    pub expires_at: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SettlementAmounts {
+    pub paid_money: MoneyOut,
+    pub amount_due_money: MoneyOut,
+    pub refunded_money: MoneyOut,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OrderOut {
+    pub order_id: String,
+    pub status: &'static str,
+    pub currency: String,
+    pub line_items: Vec<LineItemOut>,
+    pub tip_money: MoneyOut,
+    pub discounts: Vec<DiscountOut>,
+    pub total_money: MoneyOut,
+    pub authorization_amounts: AuthorizationAmounts,
+    pub settlement_amounts: SettlementAmounts,
+    pub payment_intent_ids: Vec<String>,
+    pub reference: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub livemode: bool,
+    pub canceled_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Order> for OrderOut {
+    fn from(o: &Order) -> OrderOut {
+        let money = |amount| MoneyOut::new(o.money(amount));
+        OrderOut {
+            order_id: o.id.clone(),
+            status: o.status.as_str(),
+            currency: o.currency.to_string(),
+            line_items: o
+                .line_items
+                .iter()
+                .map(|i| LineItemOut {
+                    name: i.name.clone(),
+                    quantity: i.quantity,
+                    unit_price_money: MoneyOut::new(i.unit_price),
+                    total_money: money(i.total()),
+                    sku: i.sku.clone(),
+                    inventory_tracking: i.inventory_tracking.as_str(),
+                })
+                .collect(),
+            tip_money: money(o.tip),
+            discounts: o
+                .discounts
+                .iter()
+                .map(|d| DiscountOut {
+                    name: d.name.clone(),
+                    amount_money: MoneyOut::new(d.amount),
+                })
+                .collect(),
+            total_money: money(o.total),
+            authorization_amounts: AuthorizationAmounts {
+                authorized_money: money(o.authorized()),
+                capturable_money: money(o.capturable()),
+                expires_at: o.hold_expires_at().map(rfc3339),
+            },
+            settlement_amounts: SettlementAmounts {
+                paid_money: money(o.paid),
+                amount_due_money: money(o.amount_due()),
+                refunded_money: money(o.refunded),
+            },
+            payment_intent_ids: o.payment_intent_ids.clone(),
+            reference: o.reference.clone(),
+            metadata: o.metadata.clone(),
+            livemode: o.scope.livemode,
+            canceled_at: o.canceled_at.map(rfc3339),
+            created_at: rfc3339(o.created_at),
+            updated_at: rfc3339(o.updated_at),
         }
     }
 }

@@ -24,9 +24,16 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | CustomerNotFound
         | PaymentMethodNotFound
         | EventNotFound
-        | TestClockNotFound => StatusCode::NOT_FOUND,
+        | TestClockNotFound
+        | OrderNotFound => StatusCode::NOT_FOUND,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-        IdempotencyKeyInUse => StatusCode::CONFLICT,
+        IdempotencyKeyInUse
+        | PaymentAttemptInProgress
+        | OrderAmountMismatch
+        | CaptureAmountMismatch
+        | OrderLinkedPaymentIntent
+        | OrderNotEditable
+        | OrderNotPayable => StatusCode::CONFLICT,
         RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
@@ -56,7 +63,10 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ScheduledActionAfterExpiry
         | InvalidStatusForScheduledAction
         | TestClockCannotMoveBackwards
-        | TestClockNotAllowedInLiveMode => StatusCode::BAD_REQUEST,
+        | TestClockNotAllowedInLiveMode
+        | OrderCurrencyMismatch
+        | OrderLinkedAmountNotAllowed
+        | StrictInventoryDelayedCaptureUnsupported => StatusCode::BAD_REQUEST,
     }
 }
 

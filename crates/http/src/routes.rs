@@ -3,6 +3,7 @@
 mod customers;
 mod events;
 mod health;
+mod orders;
 mod payment_intents;
 mod test_clocks;
 mod test_helpers;
@@ -19,4 +20,5 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(events::router())
         .merge(test_helpers::router())
         .merge(test_clocks::router())
+        .merge(orders::router())
 }

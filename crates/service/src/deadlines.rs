@@ -89,9 +89,18 @@ impl Holdfast {
                 return Ok(());
             };
             let unit = match due {
-                Due::Expiry => self
-                    .apply(&ctx, now, |c| intent::apply_expiry(&current, c))
-                    .map(|t| self.unit(&ctx, &t)),
+                Due::Expiry => match self.apply(&ctx, now, |c| intent::apply_expiry(&current, c)) {
+                    None => None,
+                    Some(t) => {
+                        let mut unit = self.unit(&ctx, &t);
+                        if let Some(order) = self.order_side_of_expiry(&ctx, &t.intent, now).await?
+                        {
+                            unit.events.extend(self.order_events(&ctx, &order));
+                            unit.orders.push(order.order);
+                        }
+                        Some(unit)
+                    }
+                },
                 Due::ExpiryWarning => {
                     intent::apply_expiry_warning(&current, now).map(|t| self.unit(&ctx, &t))
                 }
@@ -125,25 +134,45 @@ impl Holdfast {
         amount: Option<holdfast_domain::Money>,
         now: Timestamp,
     ) -> Result<UnitOfWork, ServiceError> {
-        let decision: Result<Decision<PaymentIntent>, ServiceError> = match kind {
-            ScheduledKind::Capture => {
+        let amount = amount.map(|m| RawMoney {
+            amount: m.amount,
+            currency: m.currency.to_string(),
+        });
+        let reference = Some(SCHEDULED_REFERENCE);
+        let order = match &current.order_id {
+            Some(order_id) => Some(self.get_order(&ctx.scope, order_id).await?),
+            None => None,
+        };
+        let unit: Result<UnitOfWork, ServiceError> = match (kind, order) {
+            (ScheduledKind::Capture, Some(order)) => self
+                .capture_on_order(
+                    ctx,
+                    order,
+                    &current.id,
+                    amount,
+                    reference.map(str::to_owned),
+                )
+                .await
+                .map(|d| d.unit),
+            (ScheduledKind::Capture, None) => {
                 let req = CaptureRequest {
-                    amount: amount.map(|m| RawMoney {
-                        amount: m.amount,
-                        currency: m.currency.to_string(),
-                    }),
-                    reference: Some(SCHEDULED_REFERENCE.into()),
+                    amount,
+                    reference: reference.map(str::to_owned),
                     metadata: Default::default(),
                 };
-                self.capture_intent(ctx, &current.id, req).await
+                self.capture(ctx, current, req).await.map(|d| d.unit)
             }
-            ScheduledKind::Void => {
-                self.cancel(ctx, &current.id, None, Some(SCHEDULED_REFERENCE))
-                    .await
-            }
+            (ScheduledKind::Void, Some(order)) => self
+                .void_on_order(ctx, order, &current.id, reference)
+                .await
+                .map(|d| d.unit),
+            (ScheduledKind::Void, None) => self
+                .cancel_loaded(ctx, current, None, reference)
+                .await
+                .map(|d| d.unit),
         };
-        match decision {
-            Ok(decision) => Ok(decision.unit),
+        match unit {
+            Ok(unit) => Ok(unit),
             Err(ServiceError::Rejected(rejection)) => {
                 tracing::info!(payment_intent = %current.id, code = %rejection.code, "scheduled action no longer applies; cleared");
                 Ok(intent::clear_scheduled_action(current, now)

@@ -6,7 +6,7 @@
 
 use holdfast_domain::event::{Event, EventObject};
 use holdfast_domain::intent::{
-    self, CaptureRequest, CreateRequest, Ctx, PaymentIntent, Transition,
+    self, CaptureRequest, CreateRequest, Ctx, PaymentIntent, RawMoney, Transition,
 };
 use holdfast_domain::{ErrorCode, Rejection, Scope, Timestamp};
 use holdfast_processor::{AuthenticateCall, AuthorizeCall, CaptureCall, VoidCall};
@@ -111,6 +111,32 @@ impl Holdfast {
             .time_on_clock(&ctx.scope, cmd.request.test_clock_id.as_deref(), true)
             .await?;
         let id = new_id("pi");
+        let mut linked_order = None;
+        let mut cmd = cmd;
+        if let Some(order_id) = cmd.request.order_id.clone() {
+            if cmd.request.auto_confirm {
+                return Err(Rejection::param(
+                    ErrorCode::InvalidParameter,
+                    "auto_confirm",
+                    "an order-linked intent is paid through POST /v1/orders/{id}/pay",
+                )
+                .into());
+            }
+            let (order, amount) = self
+                .link_new_intent(
+                    &ctx.scope,
+                    &order_id,
+                    &id,
+                    cmd.request.amount.is_some(),
+                    cmd.request.capture_method.as_deref(),
+                )
+                .await?;
+            cmd.request.amount = Some(RawMoney {
+                amount: amount.amount,
+                currency: amount.currency.to_string(),
+            });
+            linked_order = Some(order);
+        }
         let client_secret = format!("{id}_secret_{}", random_base62(24));
         let auto_confirm = cmd.request.auto_confirm;
         let mut request = cmd.request;
@@ -136,6 +162,7 @@ impl Holdfast {
         }
         let unit = UnitOfWork {
             intents: vec![intent.clone()],
+            orders: linked_order.into_iter().collect(),
             events,
             ..UnitOfWork::default()
         };
@@ -155,6 +182,7 @@ impl Holdfast {
         cmd: ConfirmCommand,
     ) -> Result<Decision<PaymentIntent>, ServiceError> {
         let current = self.load_intent(&ctx.scope, id).await?;
+        intent::check_standalone(&current)?;
         let now = self.time_of(&current).await?;
         intent::check_confirm(&current)?;
         let (token, payment_method_id) = match (cmd.payment_source_token, cmd.payment_method_id) {
@@ -218,7 +246,7 @@ impl Holdfast {
     }
 
     /// Places the hold (or charges, for automatic capture) and applies the processor's answer.
-    async fn authorize(
+    pub(crate) async fn authorize(
         &self,
         ctx: &RequestCtx,
         current: &PaymentIntent,
@@ -279,8 +307,19 @@ impl Holdfast {
         req: CaptureRequest,
     ) -> Result<Decision<PaymentIntent>, ServiceError> {
         let current = self.load_intent(&ctx.scope, id).await?;
-        let now = self.time_of(&current).await?;
-        let amount = intent::decide_capture(&current, &req, now)?;
+        intent::check_standalone(&current)?;
+        self.capture(ctx, &current, req).await
+    }
+
+    /// Captures a loaded intent: the standalone route, the order route and the scheduler.
+    pub(crate) async fn capture(
+        &self,
+        ctx: &RequestCtx,
+        current: &PaymentIntent,
+        req: CaptureRequest,
+    ) -> Result<Decision<PaymentIntent>, ServiceError> {
+        let now = self.time_of(current).await?;
+        let amount = intent::decide_capture(current, &req, now)?;
         let processor = self.processor(&ctx.scope)?;
         processor
             .capture(CaptureCall {
@@ -291,7 +330,7 @@ impl Holdfast {
             .await
             .map_err(|e| ServiceError::from_processor(e, "payment_source_token"))?;
         let transition = self.apply(ctx, now, |c| {
-            intent::apply_capture(&current, amount, &req, c)
+            intent::apply_capture(current, amount, &req, c)
         });
         Ok(self.decision(ctx, transition))
     }
@@ -302,20 +341,22 @@ impl Holdfast {
         id: &str,
         reason: Option<String>,
     ) -> Result<Decision<PaymentIntent>, ServiceError> {
-        self.cancel(ctx, id, reason, None).await
+        let current = self.load_intent(&ctx.scope, id).await?;
+        intent::check_standalone(&current)?;
+        self.cancel_loaded(ctx, &current, reason, None).await
     }
 
-    /// Cancels through the API (`reference` none) or on schedule (`reference` `scheduled`).
-    pub(crate) async fn cancel(
+    /// Cancels a loaded intent: through the API (`reference` none), the order's void route, or on
+    /// schedule (`reference` `scheduled`).
+    pub(crate) async fn cancel_loaded(
         &self,
         ctx: &RequestCtx,
-        id: &str,
+        current: &PaymentIntent,
         reason: Option<String>,
         reference: Option<&str>,
     ) -> Result<Decision<PaymentIntent>, ServiceError> {
-        let current = self.load_intent(&ctx.scope, id).await?;
-        let now = self.time_of(&current).await?;
-        let mut plan = intent::decide_cancel(&current, reason.as_deref(), now)?;
+        let now = self.time_of(current).await?;
+        let mut plan = intent::decide_cancel(current, reason.as_deref(), now)?;
         plan.reference = reference.map(str::to_owned);
         if plan.voids_hold {
             let processor = self.processor(&ctx.scope)?;
@@ -327,7 +368,7 @@ impl Holdfast {
                 .await
                 .map_err(|e| ServiceError::from_processor(e, "payment_source_token"))?;
         }
-        let transition = self.apply(ctx, now, |c| intent::apply_cancel(&current, &plan, c));
+        let transition = self.apply(ctx, now, |c| intent::apply_cancel(current, &plan, c));
         Ok(self.decision(ctx, transition))
     }
 
@@ -405,7 +446,11 @@ impl Holdfast {
     }
 
     /// The unit for a transition, answered with the intent, or with the decline it records.
-    fn decision(&self, ctx: &RequestCtx, transition: Transition) -> Decision<PaymentIntent> {
+    pub(crate) fn decision(
+        &self,
+        ctx: &RequestCtx,
+        transition: Transition,
+    ) -> Decision<PaymentIntent> {
         let unit = self.unit(ctx, &transition);
         let outcome = declined(&transition).map(|()| transition.intent);
         Decision { unit, outcome }

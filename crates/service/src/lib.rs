@@ -13,6 +13,7 @@ pub mod ids;
 mod intents;
 mod keys;
 pub mod maintenance;
+mod orders;
 mod test_clocks;
 
 use std::collections::HashSet;
@@ -28,6 +29,7 @@ pub use error::ServiceError;
 pub use idempotency::{Decision, IdempotencyKey, Reply};
 pub use intents::{ConfirmCommand, CreateIntentCommand, CreatedIntent};
 pub use keys::{Caller, NewMerchant};
+pub use orders::PayCommand;
 
 /// The application: its store, clock and processors. Cheap to share behind an `Arc`.
 #[derive(Debug)]

@@ -20,12 +20,13 @@ use async_trait::async_trait;
 use holdfast_domain::customer::{Customer, SavedPaymentMethod};
 use holdfast_domain::event::Event;
 use holdfast_domain::intent::PaymentIntent;
+use holdfast_domain::order::Order;
 use holdfast_domain::test_clock::TestClock;
 use holdfast_domain::{Scope, Timestamp};
 
 pub use model::{
-    ApiKey, EventFilter, IdempotencyRecord, IntentFilter, IntentOrder, Merchant, Page, PageRequest,
-    UnitOfWork,
+    ApiKey, EventFilter, IdempotencyRecord, IntentFilter, IntentOrder, Merchant, OrderFilter, Page,
+    PageRequest, UnitOfWork,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +69,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         scope: &Scope,
         filter: &IntentFilter,
     ) -> StoreResult<Page<PaymentIntent>>;
+    async fn get_order(&self, scope: &Scope, id: &str) -> StoreResult<Option<Order>>;
+    async fn list_orders(&self, scope: &Scope, filter: &OrderFilter) -> StoreResult<Page<Order>>;
     async fn get_customer(&self, scope: &Scope, id: &str) -> StoreResult<Option<Customer>>;
     async fn get_payment_method(
         &self,

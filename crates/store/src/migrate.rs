@@ -20,6 +20,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "deadlines",
         sql: include_str!("../migrations/sqlite/0002_deadlines.sql"),
     },
+    Migration {
+        version: 3,
+        name: "orders",
+        sql: include_str!("../migrations/sqlite/0003_orders.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -32,5 +37,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 2,
         name: "deadlines",
         sql: include_str!("../migrations/postgres/0002_deadlines.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "orders",
+        sql: include_str!("../migrations/postgres/0003_orders.sql"),
     },
 ];

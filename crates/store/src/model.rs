@@ -3,6 +3,7 @@
 use holdfast_domain::customer::{Customer, SavedPaymentMethod};
 use holdfast_domain::event::{Event, EventType};
 use holdfast_domain::intent::{CaptureMethod, PaymentIntent, Status};
+use holdfast_domain::order::{Order, OrderStatus};
 use holdfast_domain::test_clock::TestClock;
 use holdfast_domain::{Scope, Timestamp};
 use serde::{Serialize, de::DeserializeOwned};
@@ -46,6 +47,8 @@ pub struct IdempotencyRecord {
 pub struct UnitOfWork {
     /// Version 1 inserts; a later version updates the row stored at `version - 1`.
     pub intents: Vec<PaymentIntent>,
+    /// Versioned like intents.
+    pub orders: Vec<Order>,
     pub customers: Vec<Customer>,
     pub payment_methods: Vec<SavedPaymentMethod>,
     pub events: Vec<Event>,
@@ -58,6 +61,7 @@ pub struct UnitOfWork {
 impl UnitOfWork {
     pub fn is_empty(&self) -> bool {
         self.intents.is_empty()
+            && self.orders.is_empty()
             && self.customers.is_empty()
             && self.payment_methods.is_empty()
             && self.events.is_empty()
@@ -103,6 +107,12 @@ pub enum IntentOrder {
     CreatedDesc,
     /// Soonest deadline first; only intents that have a deadline.
     ExpiresAsc,
+}
+
+#[derive(Debug, Clone)]
+pub struct OrderFilter {
+    pub status: Option<OrderStatus>,
+    pub page: PageRequest,
 }
 
 #[derive(Debug, Clone)]

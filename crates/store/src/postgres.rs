@@ -15,6 +15,7 @@ use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, PoolError, 
 use holdfast_domain::customer::{Customer, SavedPaymentMethod};
 use holdfast_domain::event::Event;
 use holdfast_domain::intent::{PaymentIntent, Status};
+use holdfast_domain::order::Order;
 use holdfast_domain::test_clock::TestClock;
 use holdfast_domain::{Scope, Timestamp};
 use serde::de::DeserializeOwned;
@@ -24,8 +25,8 @@ use tokio_postgres::{NoTls, Row};
 
 use crate::model::{IntentColumns, from_doc, paginate, to_doc};
 use crate::{
-    ApiKey, EventFilter, IdempotencyRecord, IntentFilter, IntentOrder, Merchant, Page, PageRequest,
-    Store, StoreError, StoreResult, UnitOfWork, migrate,
+    ApiKey, EventFilter, IdempotencyRecord, IntentFilter, IntentOrder, Merchant, OrderFilter, Page,
+    PageRequest, Store, StoreError, StoreResult, UnitOfWork, migrate,
 };
 
 /// Connections per process.
@@ -342,6 +343,37 @@ async fn write_unit(client: &impl GenericClient, unit: &UnitOfWork) -> StoreResu
             }
         }
     }
+    for order in &unit.orders {
+        let doc = to_doc(order)?;
+        let version = i64::try_from(order.version).unwrap_or(i64::MAX);
+        if version == 1 {
+            execute(
+                client,
+                "INSERT INTO orders (id, merchant_id, livemode, status, created_at, version, doc)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &order.id,
+                    &order.scope.merchant_id,
+                    &order.scope.livemode,
+                    &order.status.as_str(),
+                    &order.created_at.seconds(),
+                    &version,
+                    &doc,
+                ],
+            )
+            .await?;
+        } else {
+            let changed = execute(
+                client,
+                "UPDATE orders SET status = $1, version = $2, doc = $3 WHERE id = $4 AND version = $5",
+                &[&order.status.as_str(), &version, &doc, &order.id, &(version - 1)],
+            )
+            .await?;
+            if changed != 1 {
+                return Err(StoreError::Conflict);
+            }
+        }
+    }
     for customer in &unit.customers {
         execute(
             client,
@@ -593,6 +625,38 @@ impl Store for PgStore {
         q.push(" LIMIT $", i64::from(filter.page.limit) + 1);
         let rows = docs(&q.rows(&client).await?)?;
         Ok(paginate(rows, filter.page.limit, |i: &PaymentIntent| &i.id))
+    }
+
+    async fn get_order(&self, scope: &Scope, id: &str) -> StoreResult<Option<Order>> {
+        let client = self.client().await?;
+        get_doc(
+            &client,
+            "SELECT doc FROM orders WHERE id = $1 AND merchant_id = $2 AND livemode = $3",
+            scope,
+            id,
+        )
+        .await
+    }
+
+    async fn list_orders(&self, scope: &Scope, filter: &OrderFilter) -> StoreResult<Page<Order>> {
+        let client = self.client().await?;
+        let before_seq = match &filter.page.cursor {
+            Some(cursor) => cursor_seq(&client, "orders", scope, cursor).await?,
+            None => i64::MAX,
+        };
+        let mut q = Query::new("SELECT doc FROM orders");
+        q.push(" WHERE merchant_id = $", scope.merchant_id.clone());
+        q.push(" AND livemode = $", scope.livemode);
+        q.push(" AND seq < $", before_seq);
+        if let Some(status) = filter.status {
+            q.push(" AND status = $", status.as_str());
+        }
+        q.push(
+            " ORDER BY seq DESC LIMIT $",
+            i64::from(filter.page.limit) + 1,
+        );
+        let rows = docs(&q.rows(&client).await?)?;
+        Ok(paginate(rows, filter.page.limit, |o: &Order| &o.id))
     }
 
     async fn get_customer(&self, scope: &Scope, id: &str) -> StoreResult<Option<Customer>> {

@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use holdfast_domain::customer::{Customer, SavedPaymentMethod};
 use holdfast_domain::event::Event;
 use holdfast_domain::intent::{PaymentIntent, Status};
+use holdfast_domain::order::Order;
 use holdfast_domain::test_clock::TestClock;
 use holdfast_domain::{Scope, Timestamp};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -21,8 +22,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::model::{IntentColumns, from_doc, paginate, to_doc};
 use crate::{
-    ApiKey, EventFilter, IdempotencyRecord, IntentFilter, IntentOrder, Merchant, Page, PageRequest,
-    Store, StoreError, StoreResult, UnitOfWork, migrate,
+    ApiKey, EventFilter, IdempotencyRecord, IntentFilter, IntentOrder, Merchant, OrderFilter, Page,
+    PageRequest, Store, StoreError, StoreResult, UnitOfWork, migrate,
 };
 
 /// The most jobs one group commit takes.
@@ -370,6 +371,40 @@ fn write_unit(conn: &Connection, unit: &UnitOfWork) -> StoreResult<()> {
             }
         }
     }
+    for order in &unit.orders {
+        let doc = to_doc(order)?;
+        let version = i64::try_from(order.version).unwrap_or(i64::MAX);
+        if version == 1 {
+            conn.prepare_cached(
+                "INSERT INTO orders (id, merchant_id, livemode, status, created_at, version, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    order.id,
+                    order.scope.merchant_id,
+                    order.scope.livemode,
+                    order.status.as_str(),
+                    order.created_at.seconds(),
+                    version,
+                    doc
+                ])
+            })
+            .map_err(write_error)?;
+        } else {
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE orders SET status = ?1, version = ?2, doc = ?3 WHERE id = ?4 AND version = ?5",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![order.status.as_str(), version, doc, order.id, version - 1])
+                })
+                .map_err(write_error)?;
+            if changed != 1 {
+                return Err(StoreError::Conflict);
+            }
+        }
+    }
     for customer in &unit.customers {
         let customer_doc = to_doc(customer)?;
         conn.prepare_cached(
@@ -649,6 +684,48 @@ impl Store for SqliteStore {
                 .map(|d| from_doc::<PaymentIntent>(d))
                 .collect::<StoreResult<Vec<_>>>()?;
             Ok(paginate(rows, filter.page.limit, |i| &i.id))
+        })
+        .await
+    }
+
+    async fn get_order(&self, scope: &Scope, id: &str) -> StoreResult<Option<Order>> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.read(move |conn| {
+            let docs = query_docs(
+                conn,
+                "SELECT doc FROM orders WHERE id = ?1 AND merchant_id = ?2 AND livemode = ?3",
+                &[&id, &scope.merchant_id, &scope.livemode],
+            )?;
+            docs.first().map(|d| from_doc(d)).transpose()
+        })
+        .await
+    }
+
+    async fn list_orders(&self, scope: &Scope, filter: &OrderFilter) -> StoreResult<Page<Order>> {
+        let (scope, filter) = (scope.clone(), filter.clone());
+        self.read(move |conn| {
+            let before_seq = match &filter.page.cursor {
+                Some(cursor) => cursor_seq(conn, "orders", &scope, cursor)?,
+                None => i64::MAX,
+            };
+            let status = filter.status.map(|s| s.as_str());
+            let docs = query_docs(
+                conn,
+                "SELECT doc FROM orders WHERE merchant_id = ?1 AND livemode = ?2 AND seq < ?3
+                 AND (?4 IS NULL OR status = ?4) ORDER BY seq DESC LIMIT ?5",
+                &[
+                    &scope.merchant_id,
+                    &scope.livemode,
+                    &before_seq,
+                    &status,
+                    &(i64::from(filter.page.limit) + 1),
+                ],
+            )?;
+            Ok(paginate(
+                decode_all(&docs)?,
+                filter.page.limit,
+                |o: &Order| &o.id,
+            ))
         })
         .await
     }

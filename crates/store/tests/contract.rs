@@ -787,6 +787,7 @@ async fn duplicate_idempotency_key_rolls_back_the_whole_unit(store: Arc<dyn Stor
     };
     let second_unit = UnitOfWork {
         intents: vec![second.intent.clone()],
+        orders: Vec::new(),
         customers: vec![customer],
         payment_methods: vec![method],
         events: events_of(&second, "evt_2"),
@@ -1288,7 +1289,9 @@ async fn event_listing_and_filters(store: Arc<dyn Store>) {
     assert_eq!(auth_event.kind, EventType::PaymentIntentRequiresCapture);
     assert_eq!(auth_event.created_at, at(2));
     assert_eq!(auth_event.payment_intent_id(), Some("pi_a"));
-    let EventObject::PaymentIntent(snapshot) = &auth_event.object;
+    let EventObject::PaymentIntent(snapshot) = &auth_event.object else {
+        panic!("an intent event carries the intent");
+    };
     assert_eq!(**snapshot, a_held);
     assert_eq!((snapshot.version, snapshot.capturable), (2, 5000));
     assert_eq!(store.get_event(&s, "evt_nope").await.expect("get"), None);

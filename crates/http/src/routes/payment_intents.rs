@@ -70,6 +70,7 @@ async fn create_payment_intent(
             reference: body.reference,
             metadata: body.metadata,
             customer_id: body.customer_id,
+            order_id: body.order_id,
             test_clock_id: body.test_clock,
             scheduled_action: body.scheduled_action.map(|s| ScheduleRequest {
                 kind: s.kind,

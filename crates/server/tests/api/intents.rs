@@ -83,6 +83,7 @@ fn fresh(id: &str, amount: i64, capture_method: &str) -> Value {
         "metadata": {},
         "source": "api",
         "scheduled_action": null,
+        "order_id": null,
         "test_clock": null,
         "livemode": false,
         "created_at": T0_RFC3339,

@@ -1,0 +1,426 @@
+//! Orders and the intents that pay them: create, edit, cancel, pay (one card or split tender),
+//! capture and void through the order.
+//!
+//! Every step that moves money on an order-linked intent commits the intent's transition and the
+//! order's in one unit of work, with a version check on both, so the order's authorization and
+//! settlement amounts never disagree with its intents.
+
+use std::collections::{BTreeMap, HashSet};
+
+use holdfast_domain::event::{Event, EventObject};
+use holdfast_domain::intent::{CaptureRequest, PaymentIntent, RawMoney, Status, Transition};
+use holdfast_domain::order::{self, CreateOrder, Order, OrderTransition, PayShare, UpdateOrder};
+use holdfast_domain::{ErrorCode, Money, Rejection, Scope, Timestamp};
+use holdfast_processor::VoidCall;
+use holdfast_store::{OrderFilter, Page, UnitOfWork};
+
+use crate::ids::new_id;
+use crate::{Decision, Holdfast, RequestCtx, ServiceError};
+
+/// `POST /v1/orders/{id}/pay`.
+#[derive(Debug, Clone)]
+pub struct PayCommand {
+    pub payment_intent_ids: Vec<String>,
+    pub payment_source_tokens: BTreeMap<String, String>,
+    pub expected_amount: RawMoney,
+    /// Each intent's share; may be left out when a single intent pays the whole balance.
+    pub payment_amounts: BTreeMap<String, RawMoney>,
+}
+
+impl Holdfast {
+    pub async fn create_order(
+        &self,
+        ctx: &RequestCtx,
+        req: CreateOrder,
+    ) -> Result<Decision<Order>, ServiceError> {
+        let order = order::create_order(new_id("ord"), ctx.scope.clone(), req, self.now())?;
+        let unit = UnitOfWork {
+            orders: vec![order.clone()],
+            ..UnitOfWork::default()
+        };
+        Ok(Decision::answer(unit, order))
+    }
+
+    pub async fn get_order(&self, scope: &Scope, id: &str) -> Result<Order, ServiceError> {
+        self.store
+            .get_order(scope, id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(ErrorCode::OrderNotFound, "order"))
+    }
+
+    pub async fn list_orders(
+        &self,
+        scope: &Scope,
+        filter: OrderFilter,
+    ) -> Result<Page<Order>, ServiceError> {
+        Ok(self.store.list_orders(scope, &filter).await?)
+    }
+
+    /// Loads an order after recording the expiry of any of its holds that is past its deadline,
+    /// so every rule below sees the order as it stands now.
+    async fn load_order_settled(&self, scope: &Scope, id: &str) -> Result<Order, ServiceError> {
+        let order = self.get_order(scope, id).await?;
+        let mut expired_any = false;
+        for hold in &order.holds {
+            let intent = self.load_intent(scope, &hold.payment_intent_id).await?;
+            let now = self.time_of(&intent).await?;
+            if intent.is_due_for_expiry(now) {
+                self.perform_due(scope, &intent.id, None).await?;
+                expired_any = true;
+            }
+        }
+        if expired_any {
+            return self.get_order(scope, id).await;
+        }
+        Ok(order)
+    }
+
+    pub async fn update_order(
+        &self,
+        ctx: &RequestCtx,
+        id: &str,
+        req: UpdateOrder,
+    ) -> Result<Decision<Order>, ServiceError> {
+        let current = self.load_order_settled(&ctx.scope, id).await?;
+        let next = order::update_order(&current, req, self.now())?;
+        Ok(self.order_decision(
+            ctx,
+            OrderTransition {
+                order: next,
+                events: Vec::new(),
+            },
+        ))
+    }
+
+    pub async fn cancel_order(
+        &self,
+        ctx: &RequestCtx,
+        id: &str,
+    ) -> Result<Decision<Order>, ServiceError> {
+        let current = self.load_order_settled(&ctx.scope, id).await?;
+        let next = order::cancel_order(&current, self.now())?;
+        Ok(self.order_decision(
+            ctx,
+            OrderTransition {
+                order: next,
+                events: Vec::new(),
+            },
+        ))
+    }
+
+    /// Checks an intent about to be created on an order and returns the order with the intent
+    /// recorded on it, and the amount the intent starts with (the balance due).
+    pub(crate) async fn link_new_intent(
+        &self,
+        scope: &Scope,
+        order_id: &str,
+        intent_id: &str,
+        amount_given: bool,
+        capture_method: Option<&str>,
+    ) -> Result<(Order, Money), ServiceError> {
+        let current = self
+            .load_order_settled(scope, order_id)
+            .await
+            .map_err(|e| with_param(e, "order_id"))?;
+        let amount = order::check_new_intent(&current, amount_given, capture_method)?;
+        Ok((order::link_intent(&current, intent_id, self.now()), amount))
+    }
+
+    /// Places the holds (manual capture) or charges (automatic) for every intent of the call,
+    /// or none: a decline voids the holds already placed in this call and changes no order.
+    pub async fn pay_order(
+        &self,
+        ctx: &RequestCtx,
+        id: &str,
+        cmd: PayCommand,
+    ) -> Result<Decision<Order>, ServiceError> {
+        let current = self.load_order_settled(&ctx.scope, id).await?;
+        let mut seen = HashSet::new();
+        let mut intents = Vec::with_capacity(cmd.payment_intent_ids.len());
+        for intent_id in &cmd.payment_intent_ids {
+            if !seen.insert(intent_id) {
+                return Err(Rejection::param(
+                    ErrorCode::InvalidParameter,
+                    "payment_intent_ids",
+                    format!("{intent_id} is listed twice"),
+                )
+                .into());
+            }
+            let intent = self
+                .load_intent(&ctx.scope, intent_id)
+                .await
+                .map_err(|e| with_param(e, "payment_intent_ids"))?;
+            intents.push(intent);
+        }
+        for key in cmd
+            .payment_source_tokens
+            .keys()
+            .chain(cmd.payment_amounts.keys())
+        {
+            if !seen.contains(key) {
+                return Err(Rejection::param(
+                    ErrorCode::InvalidParameter,
+                    "payment_intent_ids",
+                    format!("{key} has a token or amount but is not in payment_intent_ids"),
+                )
+                .into());
+            }
+        }
+        let shares: Vec<PayShare> = cmd
+            .payment_intent_ids
+            .iter()
+            .map(|intent_id| PayShare {
+                payment_intent_id: intent_id.clone(),
+                amount: cmd.payment_amounts.get(intent_id).cloned(),
+            })
+            .collect();
+        let amounts = order::decide_pay(&current, &intents, &shares, &cmd.expected_amount)?;
+        let mut tokens = Vec::with_capacity(intents.len());
+        for intent in &intents {
+            let token = cmd.payment_source_tokens.get(&intent.id).ok_or_else(|| {
+                Rejection::param(
+                    ErrorCode::MissingParameter,
+                    &format!("payment_source_tokens.{}", intent.id),
+                    "each intent needs its payment source token",
+                )
+            })?;
+            tokens.push(token.clone());
+        }
+        let processor = self.processor(&ctx.scope)?;
+
+        let mut authorized: Vec<Transition> = Vec::with_capacity(intents.len());
+        for ((intent, amount), token) in intents.iter().zip(amounts).zip(tokens) {
+            let share = order::share_of(intent, amount);
+            let now = self.time_of(intent).await?;
+            let result = self.authorize(ctx, &share, token, None, now).await;
+            let failure = match result {
+                Ok(t) if t.intent.status == Status::RequiresPaymentMethod => Some(Ok(t)),
+                Ok(t) if t.intent.status == Status::RequiresAction => Some(Err(Rejection::param(
+                    ErrorCode::InvalidPaymentSourceToken,
+                    &format!("payment_source_tokens.{}", intent.id),
+                    "this card needs the buyer to authenticate, which an order payment cannot wait for",
+                )
+                .into())),
+                Ok(t) => {
+                    authorized.push(t);
+                    None
+                }
+                Err(ServiceError::Rejected(r)) if r.code == ErrorCode::InvalidPaymentSourceToken => {
+                    Some(Err(Rejection::param(
+                        r.code,
+                        &format!("payment_source_tokens.{}", intent.id),
+                        r.message,
+                    )
+                    .into()))
+                }
+                Err(e) => Some(Err(e)),
+            };
+            let Some(failure) = failure else { continue };
+            // All or nothing: release what this call already held.
+            for placed in &authorized {
+                let void = processor
+                    .void(VoidCall {
+                        idempotency_key: format!("{}:void", placed.intent.id),
+                        processor_ref: placed.intent.processor_ref.clone().unwrap_or_default(),
+                    })
+                    .await;
+                if let Err(e) = void {
+                    tracing::error!(payment_intent = %placed.intent.id, error = %e, "voiding a hold of a failed split payment failed");
+                }
+            }
+            return match failure {
+                // The decline is recorded on its intent; the order does not change.
+                Ok(declined) => Ok(self.decision(ctx, declined).map_value(|_| current)),
+                Err(e) => Err(e),
+            };
+        }
+
+        let now = self.now();
+        let after: Vec<PaymentIntent> = authorized.iter().map(|t| t.intent.clone()).collect();
+        let order_transition = order::apply_pay(&current, &after, now);
+        let mut unit = UnitOfWork::default();
+        for t in &authorized {
+            unit.events.extend(self.events(ctx, t));
+            unit.intents.push(t.intent.clone());
+        }
+        unit.events
+            .extend(self.order_events(ctx, &order_transition));
+        unit.orders.push(order_transition.order.clone());
+        Ok(Decision::answer(unit, order_transition.order))
+    }
+
+    /// `POST /v1/orders/{oid}/payment-intents/{pid}/capture`. Repeating a capture replays with
+    /// the same amount and is refused with another.
+    pub async fn capture_order_intent(
+        &self,
+        ctx: &RequestCtx,
+        order_id: &str,
+        intent_id: &str,
+        amount: Option<RawMoney>,
+        reference: Option<String>,
+    ) -> Result<Decision<Order>, ServiceError> {
+        let current = self.load_order_settled(&ctx.scope, order_id).await?;
+        self.capture_on_order(ctx, current, intent_id, amount, reference)
+            .await
+    }
+
+    /// Captures an order's hold on an order already loaded (the scheduler's way in).
+    pub(crate) async fn capture_on_order(
+        &self,
+        ctx: &RequestCtx,
+        current: Order,
+        intent_id: &str,
+        amount: Option<RawMoney>,
+        reference: Option<String>,
+    ) -> Result<Decision<Order>, ServiceError> {
+        let intent = self
+            .load_order_intent(&ctx.scope, &current, intent_id)
+            .await?;
+        if intent.status == Status::Succeeded {
+            order::check_recapture(&intent, amount.as_ref())?;
+            return Ok(Decision::answer(UnitOfWork::default(), current));
+        }
+        let req = CaptureRequest {
+            amount,
+            reference,
+            metadata: Default::default(),
+        };
+        let decision = self.capture(ctx, &intent, req).await?;
+        Ok(self.with_order(ctx, decision, |after, now| {
+            Some(order::apply_capture(&current, after, now))
+        }))
+    }
+
+    /// `POST /v1/orders/{oid}/payment-intents/{pid}/void`: releases the hold; the order is
+    /// editable and payable again.
+    pub async fn void_order_intent(
+        &self,
+        ctx: &RequestCtx,
+        order_id: &str,
+        intent_id: &str,
+        reference: Option<&str>,
+    ) -> Result<Decision<Order>, ServiceError> {
+        let current = self.load_order_settled(&ctx.scope, order_id).await?;
+        self.void_on_order(ctx, current, intent_id, reference).await
+    }
+
+    /// Voids an order's hold on an order already loaded (the scheduler's way in).
+    pub(crate) async fn void_on_order(
+        &self,
+        ctx: &RequestCtx,
+        current: Order,
+        intent_id: &str,
+        reference: Option<&str>,
+    ) -> Result<Decision<Order>, ServiceError> {
+        let intent = self
+            .load_order_intent(&ctx.scope, &current, intent_id)
+            .await?;
+        let decision = self.cancel_loaded(ctx, &intent, None, reference).await?;
+        Ok(self.with_order(ctx, decision, |after, now| {
+            order::apply_release(&current, after, false, now)
+        }))
+    }
+
+    /// The order side of an order-linked intent's expiry, committed with it.
+    pub(crate) async fn order_side_of_expiry(
+        &self,
+        ctx: &RequestCtx,
+        expired: &PaymentIntent,
+        now: Timestamp,
+    ) -> Result<Option<OrderTransition>, ServiceError> {
+        let Some(order_id) = &expired.order_id else {
+            return Ok(None);
+        };
+        let current = self.get_order(&ctx.scope, order_id).await?;
+        Ok(order::apply_release(&current, expired, true, now))
+    }
+
+    async fn load_order_intent(
+        &self,
+        scope: &Scope,
+        order: &Order,
+        intent_id: &str,
+    ) -> Result<PaymentIntent, ServiceError> {
+        let intent = self.load_intent(scope, intent_id).await?;
+        if intent.order_id.as_deref() != Some(order.id.as_str()) {
+            return Err(ServiceError::not_found(
+                ErrorCode::PaymentIntentNotFound,
+                "payment intent on this order",
+            ));
+        }
+        Ok(intent)
+    }
+
+    /// Adds the order's side to an intent decision: the order's next state and its events, in the
+    /// same unit; the answer becomes the order.
+    fn with_order(
+        &self,
+        ctx: &RequestCtx,
+        decision: Decision<PaymentIntent>,
+        order_side: impl FnOnce(&PaymentIntent, Timestamp) -> Option<OrderTransition>,
+    ) -> Decision<Order> {
+        let Decision { mut unit, outcome } = decision;
+        let outcome = match outcome {
+            Ok(after) => match order_side(&after, after.updated_at) {
+                Some(t) => {
+                    unit.events.extend(self.order_events(ctx, &t));
+                    unit.orders.push(t.order.clone());
+                    Ok(t.order)
+                }
+                None => Err(ServiceError::Rejected(Rejection::new(
+                    ErrorCode::InternalError,
+                    "the order has no hold for this intent",
+                ))),
+            },
+            Err(e) => Err(e),
+        };
+        Decision { unit, outcome }
+    }
+
+    pub(crate) fn order_events(&self, ctx: &RequestCtx, t: &OrderTransition) -> Vec<Event> {
+        t.events
+            .iter()
+            .map(|(kind, detail)| Event {
+                id: new_id("evt"),
+                scope: ctx.scope.clone(),
+                kind: *kind,
+                created_at: t.order.updated_at,
+                request_id: ctx.request_id.clone(),
+                object: EventObject::Order {
+                    order: Box::new(t.order.clone()),
+                    detail: detail.clone(),
+                },
+            })
+            .collect()
+    }
+
+    fn order_decision(&self, ctx: &RequestCtx, t: OrderTransition) -> Decision<Order> {
+        let unit = UnitOfWork {
+            events: self.order_events(ctx, &t),
+            orders: vec![t.order.clone()],
+            ..UnitOfWork::default()
+        };
+        Decision::answer(unit, t.order)
+    }
+}
+
+/// Names the request field a not-found refers to.
+fn with_param(e: ServiceError, param: &str) -> ServiceError {
+    match e {
+        ServiceError::Rejected(mut r) if r.param.is_none() => {
+            r.param = Some(param.to_owned());
+            ServiceError::Rejected(r)
+        }
+        other => other,
+    }
+}
+
+impl<T> Decision<T> {
+    /// Keeps the unit, answers with another value.
+    pub(crate) fn map_value<U>(self, f: impl FnOnce(T) -> U) -> Decision<U> {
+        Decision {
+            unit: self.unit,
+            outcome: self.outcome.map(f),
+        }
+    }
+}
