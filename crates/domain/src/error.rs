@@ -45,6 +45,7 @@ error_codes! {
     PaymentIntentNotFound => "PAYMENT_INTENT_NOT_FOUND",
     TestClockNotFound => "TEST_CLOCK_NOT_FOUND",
     OrderNotFound => "ORDER_NOT_FOUND",
+    RefundNotFound => "REFUND_NOT_FOUND",
     CustomerNotFound => "CUSTOMER_NOT_FOUND",
     PaymentMethodNotFound => "PAYMENT_METHOD_NOT_FOUND",
     EventNotFound => "EVENT_NOT_FOUND",
@@ -85,6 +86,11 @@ error_codes! {
     OrderLinkedPaymentIntent => "ORDER_LINKED_PAYMENT_INTENT",
     OrderNotEditable => "ORDER_NOT_EDITABLE",
     OrderNotPayable => "ORDER_NOT_PAYABLE",
+    // Refunds.
+    PaymentIntentNotRefundable => "PAYMENT_INTENT_NOT_REFUNDABLE",
+    RefundAmountExceedsCaptured => "REFUND_AMOUNT_EXCEEDS_CAPTURED",
+    InvalidRefundAmount => "INVALID_REFUND_AMOUNT",
+    RefundCurrencyMismatch => "REFUND_CURRENCY_MISMATCH",
 }
 
 impl fmt::Display for ErrorCode {

@@ -33,6 +33,10 @@ event_types! {
     OrderPaymentSucceeded => "order.payment_succeeded",
     OrderPaymentAuthorizationVoided => "order.payment_authorization_voided",
     OrderPaymentAuthorizationExpired => "order.payment_authorization_expired",
+    OrderPaymentRefunded => "order.payment_refunded",
+    RefundCreated => "refund.created",
+    RefundSucceeded => "refund.succeeded",
+    RefundFailed => "refund.failed",
 }
 
 impl serde::Serialize for EventType {
@@ -68,6 +72,7 @@ impl Event {
         match &self.object {
             EventObject::PaymentIntent(intent) => Some(&intent.id),
             EventObject::Order { detail, .. } => Some(&detail.payment_intent_id),
+            EventObject::Refund(refund) => Some(&refund.payment_intent_id),
         }
     }
 }
@@ -81,4 +86,5 @@ pub enum EventObject {
         order: Box<crate::order::Order>,
         detail: crate::order::OrderEventDetail,
     },
+    Refund(Box<crate::refund::Refund>),
 }

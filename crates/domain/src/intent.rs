@@ -143,6 +143,7 @@ pub enum ActionType {
     Capture,
     Void,
     Expiry,
+    Refund,
 }
 
 impl ActionType {
@@ -152,6 +153,7 @@ impl ActionType {
             ActionType::Capture => "capture",
             ActionType::Void => "void",
             ActionType::Expiry => "expiry",
+            ActionType::Refund => "refund",
         }
     }
 }
@@ -211,6 +213,12 @@ pub struct PaymentIntent {
     pub capturable: i64,
     pub captured: i64,
     pub released: i64,
+    /// Captured money refunded so far.
+    #[serde(default)]
+    pub refunded: i64,
+    /// Captured money reserved by refunds still waiting for the processor.
+    #[serde(default)]
+    pub refund_pending: i64,
     pub authorized_at: Option<Timestamp>,
     pub authorization_expires_at: Option<Timestamp>,
     pub captured_at: Option<Timestamp>,
@@ -258,6 +266,9 @@ impl PaymentIntent {
         parts.iter().all(|p| *p >= 0)
             && self.authorized >= 0
             && parts.iter().try_fold(0i64, |acc, p| acc.checked_add(*p)) == Some(self.authorized)
+            && self.refunded >= 0
+            && self.refund_pending >= 0
+            && self.refunded + self.refund_pending <= self.captured
     }
 
     /// True once the hold's deadline has passed: the hold is gone whether or not a worker noticed.
@@ -492,6 +503,8 @@ pub fn create(
         capturable: 0,
         captured: 0,
         released: 0,
+        refunded: 0,
+        refund_pending: 0,
         authorized_at: None,
         authorization_expires_at: None,
         captured_at: None,

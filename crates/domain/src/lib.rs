@@ -12,6 +12,7 @@ pub mod intent;
 pub mod metadata;
 pub mod money;
 pub mod order;
+pub mod refund;
 pub mod schedule;
 pub mod test_clock;
 pub mod time;

@@ -158,6 +158,8 @@ pub struct OrderEventDetail {
     pub authorization_expires_at: Option<Timestamp>,
     pub captured: Option<i64>,
     pub released: Option<i64>,
+    #[serde(default)]
+    pub refunded: Option<i64>,
 }
 
 /// The next order and the events (with what each reports) to record with it.
@@ -787,6 +789,28 @@ pub fn apply_release(
             },
         )],
     })
+}
+
+/// The order side of a refund that succeeded on one of its intents.
+pub fn apply_refund(
+    order: &Order,
+    payment_intent_id: &str,
+    refunded: i64,
+    now: Timestamp,
+) -> OrderTransition {
+    let mut next = order.next_version(now);
+    next.refunded += refunded;
+    OrderTransition {
+        order: next,
+        events: vec![(
+            EventType::OrderPaymentRefunded,
+            OrderEventDetail {
+                payment_intent_id: payment_intent_id.to_owned(),
+                refunded: Some(refunded),
+                ..OrderEventDetail::default()
+            },
+        )],
+    }
 }
 
 /// Records a new intent on the order (creation of an order-linked intent).

@@ -7,6 +7,7 @@ use holdfast_domain::customer::{Customer, SavedPaymentMethod};
 use holdfast_domain::event::{Event, EventObject};
 use holdfast_domain::intent::{Action, PaymentIntent, RawMoney};
 use holdfast_domain::order::Order;
+use holdfast_domain::refund::Refund;
 use holdfast_domain::test_clock::TestClock;
 use holdfast_domain::{Money, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -212,6 +213,7 @@ pub struct PaymentIntentOut {
     pub capturable_amount_money: MoneyOut,
     pub captured_amount_money: MoneyOut,
     pub released_amount_money: MoneyOut,
+    pub refunded_amount_money: MoneyOut,
     pub authorized_at: Option<String>,
     pub authorization_expires_at: Option<String>,
     pub captured_at: Option<String>,
@@ -258,6 +260,7 @@ impl From<&PaymentIntent> for PaymentIntentOut {
             capturable_amount_money: money(pi.capturable),
             captured_amount_money: money(pi.captured),
             released_amount_money: money(pi.released),
+            refunded_amount_money: money(pi.refunded),
             authorized_at: pi.authorized_at.map(rfc3339),
             authorization_expires_at: pi.authorization_expires_at.map(rfc3339),
             captured_at: pi.captured_at.map(rfc3339),
@@ -347,6 +350,9 @@ pub enum EventData {
     PaymentIntent {
         object: Box<PaymentIntentOut>,
     },
+    Refund {
+        object: Box<RefundOut>,
+    },
     Order {
         object: Box<OrderOut>,
         payment_intent_id: String,
@@ -360,6 +366,8 @@ pub enum EventData {
         captured_money: Option<MoneyOut>,
         #[serde(skip_serializing_if = "Option::is_none")]
         released_money: Option<MoneyOut>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        refunded_money: Option<MoneyOut>,
     },
 }
 
@@ -390,8 +398,12 @@ impl From<&Event> for EventOut {
                     authorization_expires_at: detail.authorization_expires_at.map(rfc3339),
                     captured_money: money(detail.captured),
                     released_money: money(detail.released),
+                    refunded_money: money(detail.refunded),
                 }
             }
+            EventObject::Refund(refund) => EventData::Refund {
+                object: Box::new(RefundOut::from(refund.as_ref())),
+            },
         };
         EventOut {
             id: e.id.clone(),
@@ -641,6 +653,54 @@ impl From<&Order> for OrderOut {
             canceled_at: o.canceled_at.map(rfc3339),
             created_at: rfc3339(o.created_at),
             updated_at: rfc3339(o.updated_at),
+        }
+    }
+}
+
+// ---- Refunds -----------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRefundBody {
+    pub payment_intent_id: String,
+    pub amount_money: Option<MoneyIn>,
+    pub reason: Option<String>,
+    pub reference: Option<String>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RefundOut {
+    pub refund_id: String,
+    pub payment_intent_id: String,
+    pub order_id: Option<String>,
+    pub amount_money: MoneyOut,
+    pub status: &'static str,
+    pub reason: Option<&'static str>,
+    pub failure_reason: Option<String>,
+    pub reference: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub livemode: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Refund> for RefundOut {
+    fn from(r: &Refund) -> RefundOut {
+        RefundOut {
+            refund_id: r.id.clone(),
+            payment_intent_id: r.payment_intent_id.clone(),
+            order_id: r.order_id.clone(),
+            amount_money: MoneyOut::new(r.amount),
+            status: r.status.as_str(),
+            reason: r.reason.map(|x| x.as_str()),
+            failure_reason: r.failure_reason.clone(),
+            reference: r.reference.clone(),
+            metadata: r.metadata.clone(),
+            livemode: r.scope.livemode,
+            created_at: rfc3339(r.created_at),
+            updated_at: rfc3339(r.updated_at),
         }
     }
 }

@@ -25,7 +25,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | PaymentMethodNotFound
         | EventNotFound
         | TestClockNotFound
-        | OrderNotFound => StatusCode::NOT_FOUND,
+        | OrderNotFound
+        | RefundNotFound => StatusCode::NOT_FOUND,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         IdempotencyKeyInUse
         | PaymentAttemptInProgress
@@ -66,7 +67,11 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | TestClockNotAllowedInLiveMode
         | OrderCurrencyMismatch
         | OrderLinkedAmountNotAllowed
-        | StrictInventoryDelayedCaptureUnsupported => StatusCode::BAD_REQUEST,
+        | StrictInventoryDelayedCaptureUnsupported
+        | PaymentIntentNotRefundable
+        | RefundAmountExceedsCaptured
+        | InvalidRefundAmount
+        | RefundCurrencyMismatch => StatusCode::BAD_REQUEST,
     }
 }
 

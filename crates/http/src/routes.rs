@@ -5,6 +5,7 @@ mod events;
 mod health;
 mod orders;
 mod payment_intents;
+mod refunds;
 mod test_clocks;
 mod test_helpers;
 
@@ -21,4 +22,5 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(test_helpers::router())
         .merge(test_clocks::router())
         .merge(orders::router())
+        .merge(refunds::router())
 }

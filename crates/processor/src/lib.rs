@@ -8,6 +8,7 @@ mod sandbox;
 
 use async_trait::async_trait;
 use holdfast_domain::intent::{AuthorizationResult, Card};
+use holdfast_domain::refund::RefundOutcome;
 use holdfast_domain::{Money, Timestamp};
 
 pub use sandbox::Sandbox;
@@ -46,6 +47,14 @@ pub struct VoidCall {
     pub processor_ref: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundCall {
+    /// The refund's id: one refund, one processor request, however often it is retried.
+    pub idempotency_key: String,
+    pub processor_ref: String,
+    pub amount: Money,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProcessorError {
     /// The token names no card this processor knows.
@@ -69,4 +78,5 @@ pub trait Processor: Send + Sync + std::fmt::Debug {
     ) -> Result<AuthorizationResult, ProcessorError>;
     async fn capture(&self, call: CaptureCall) -> Result<(), ProcessorError>;
     async fn void(&self, call: VoidCall) -> Result<(), ProcessorError>;
+    async fn refund(&self, call: RefundCall) -> Result<RefundOutcome, ProcessorError>;
 }

@@ -8,7 +8,11 @@ use async_trait::async_trait;
 use holdfast_domain::intent::{AuthorizationResult, Card, PaymentError};
 use holdfast_domain::time::SECONDS_PER_DAY;
 
-use crate::{AuthenticateCall, AuthorizeCall, CaptureCall, Processor, ProcessorError, VoidCall};
+use holdfast_domain::refund::RefundOutcome;
+
+use crate::{
+    AuthenticateCall, AuthorizeCall, CaptureCall, Processor, ProcessorError, RefundCall, VoidCall,
+};
 
 /// How long a sandbox hold lasts: seven days, ending one second before the seventh anniversary.
 pub const HOLD_SECONDS: i64 = 7 * SECONDS_PER_DAY - 1;
@@ -19,6 +23,7 @@ enum Behaviour {
     Decline(&'static str),
     ThreeDSecure,
     CaptureTimeoutOnce,
+    RefundFails,
 }
 
 struct TestCard {
@@ -70,6 +75,12 @@ const CARDS: &[TestCard] = &[
         brand: "visa",
         last_four: "0077",
         behaviour: Behaviour::CaptureTimeoutOnce,
+    },
+    TestCard {
+        token: "pm_card_refundFails",
+        brand: "visa",
+        last_four: "5556",
+        behaviour: Behaviour::RefundFails,
     },
 ];
 
@@ -139,7 +150,7 @@ impl Processor for Sandbox {
         let card = card(&call.token)?;
         let reference = processor_ref(card, &call.idempotency_key);
         Ok(match card.behaviour {
-            Behaviour::Approve | Behaviour::CaptureTimeoutOnce => {
+            Behaviour::Approve | Behaviour::CaptureTimeoutOnce | Behaviour::RefundFails => {
                 authorized(card, reference, call.capture, call.now)
             }
             Behaviour::Decline(decline_code) => AuthorizationResult::Declined {
@@ -196,5 +207,15 @@ impl Processor for Sandbox {
 
     async fn void(&self, call: VoidCall) -> Result<(), ProcessorError> {
         card_of_ref(&call.processor_ref).map(|_| ())
+    }
+
+    async fn refund(&self, call: RefundCall) -> Result<RefundOutcome, ProcessorError> {
+        let card = card_of_ref(&call.processor_ref)?;
+        Ok(match card.behaviour {
+            Behaviour::RefundFails => RefundOutcome::Failed {
+                reason: "The card issuer declined the refund; the amount stays refundable.".into(),
+            },
+            _ => RefundOutcome::Succeeded,
+        })
     }
 }

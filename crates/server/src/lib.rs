@@ -104,6 +104,9 @@ async fn deadline_worker(app: Arc<Holdfast>) {
             Ok(Outcome::Idle) => {}
             Err(e) => tracing::warn!(error = %e, "deadline worker pass failed"),
         }
+        if let Err(e) = app.resolve_stale_refunds_once(DEADLINE_BATCH_MAX).await {
+            tracing::warn!(error = %e, "resolving stale refunds failed");
+        }
         tokio::time::sleep(DEADLINE_POLL).await;
     }
 }

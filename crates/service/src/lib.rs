@@ -14,6 +14,7 @@ mod intents;
 mod keys;
 pub mod maintenance;
 mod orders;
+mod refunds;
 mod test_clocks;
 
 use std::collections::HashSet;

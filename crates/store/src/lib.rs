@@ -21,12 +21,13 @@ use holdfast_domain::customer::{Customer, SavedPaymentMethod};
 use holdfast_domain::event::Event;
 use holdfast_domain::intent::PaymentIntent;
 use holdfast_domain::order::Order;
+use holdfast_domain::refund::Refund;
 use holdfast_domain::test_clock::TestClock;
 use holdfast_domain::{Scope, Timestamp};
 
 pub use model::{
     ApiKey, EventFilter, IdempotencyRecord, IntentFilter, IntentOrder, Merchant, OrderFilter, Page,
-    PageRequest, UnitOfWork,
+    PageRequest, RefundFilter, UnitOfWork,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +72,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<Page<PaymentIntent>>;
     async fn get_order(&self, scope: &Scope, id: &str) -> StoreResult<Option<Order>>;
     async fn list_orders(&self, scope: &Scope, filter: &OrderFilter) -> StoreResult<Page<Order>>;
+    async fn get_refund(&self, scope: &Scope, id: &str) -> StoreResult<Option<Refund>>;
+    async fn list_refunds(&self, scope: &Scope, filter: &RefundFilter)
+    -> StoreResult<Page<Refund>>;
+    /// The refund a request with this `Idempotency-Key` created, if one did.
+    async fn refund_by_idempotency_key(
+        &self,
+        scope: &Scope,
+        key: &str,
+    ) -> StoreResult<Option<Refund>>;
+    /// Refunds still pending whose last change is older than `before`: left by a crash or by a
+    /// processor that did not answer.
+    async fn stale_pending_refunds(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<Refund>>;
     async fn get_customer(&self, scope: &Scope, id: &str) -> StoreResult<Option<Customer>>;
     async fn get_payment_method(
         &self,

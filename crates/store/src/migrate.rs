@@ -25,6 +25,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "orders",
         sql: include_str!("../migrations/sqlite/0003_orders.sql"),
     },
+    Migration {
+        version: 4,
+        name: "refunds",
+        sql: include_str!("../migrations/sqlite/0004_refunds.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -42,5 +47,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 3,
         name: "orders",
         sql: include_str!("../migrations/postgres/0003_orders.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "refunds",
+        sql: include_str!("../migrations/postgres/0004_refunds.sql"),
     },
 ];

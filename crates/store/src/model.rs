@@ -4,6 +4,7 @@ use holdfast_domain::customer::{Customer, SavedPaymentMethod};
 use holdfast_domain::event::{Event, EventType};
 use holdfast_domain::intent::{CaptureMethod, PaymentIntent, Status};
 use holdfast_domain::order::{Order, OrderStatus};
+use holdfast_domain::refund::Refund;
 use holdfast_domain::test_clock::TestClock;
 use holdfast_domain::{Scope, Timestamp};
 use serde::{Serialize, de::DeserializeOwned};
@@ -49,6 +50,8 @@ pub struct UnitOfWork {
     pub intents: Vec<PaymentIntent>,
     /// Versioned like intents.
     pub orders: Vec<Order>,
+    /// Versioned like intents.
+    pub refunds: Vec<Refund>,
     pub customers: Vec<Customer>,
     pub payment_methods: Vec<SavedPaymentMethod>,
     pub events: Vec<Event>,
@@ -62,6 +65,7 @@ impl UnitOfWork {
     pub fn is_empty(&self) -> bool {
         self.intents.is_empty()
             && self.orders.is_empty()
+            && self.refunds.is_empty()
             && self.customers.is_empty()
             && self.payment_methods.is_empty()
             && self.events.is_empty()
@@ -112,6 +116,12 @@ pub enum IntentOrder {
 #[derive(Debug, Clone)]
 pub struct OrderFilter {
     pub status: Option<OrderStatus>,
+    pub page: PageRequest,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefundFilter {
+    pub payment_intent_id: Option<String>,
     pub page: PageRequest,
 }
 

@@ -16,6 +16,7 @@ use holdfast_domain::customer::{Customer, SavedPaymentMethod};
 use holdfast_domain::event::Event;
 use holdfast_domain::intent::{PaymentIntent, Status};
 use holdfast_domain::order::Order;
+use holdfast_domain::refund::Refund;
 use holdfast_domain::test_clock::TestClock;
 use holdfast_domain::{Scope, Timestamp};
 use serde::de::DeserializeOwned;
@@ -26,7 +27,7 @@ use tokio_postgres::{NoTls, Row};
 use crate::model::{IntentColumns, from_doc, paginate, to_doc};
 use crate::{
     ApiKey, EventFilter, IdempotencyRecord, IntentFilter, IntentOrder, Merchant, OrderFilter, Page,
-    PageRequest, Store, StoreError, StoreResult, UnitOfWork, migrate,
+    PageRequest, RefundFilter, Store, StoreError, StoreResult, UnitOfWork, migrate,
 };
 
 /// Connections per process.
@@ -374,6 +375,49 @@ async fn write_unit(client: &impl GenericClient, unit: &UnitOfWork) -> StoreResu
             }
         }
     }
+    for refund in &unit.refunds {
+        let doc = to_doc(refund)?;
+        let version = i64::try_from(refund.version).unwrap_or(i64::MAX);
+        if version == 1 {
+            execute(
+                client,
+                "INSERT INTO refunds (id, merchant_id, livemode, payment_intent_id, status,
+                 idempotency_key, created_at, updated_at, version, doc)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                &[
+                    &refund.id,
+                    &refund.scope.merchant_id,
+                    &refund.scope.livemode,
+                    &refund.payment_intent_id,
+                    &refund.status.as_str(),
+                    &refund.idempotency_key,
+                    &refund.created_at.seconds(),
+                    &refund.updated_at.seconds(),
+                    &version,
+                    &doc,
+                ],
+            )
+            .await?;
+        } else {
+            let changed = execute(
+                client,
+                "UPDATE refunds SET status = $1, updated_at = $2, version = $3, doc = $4
+                 WHERE id = $5 AND version = $6",
+                &[
+                    &refund.status.as_str(),
+                    &refund.updated_at.seconds(),
+                    &version,
+                    &doc,
+                    &refund.id,
+                    &(version - 1),
+                ],
+            )
+            .await?;
+            if changed != 1 {
+                return Err(StoreError::Conflict);
+            }
+        }
+    }
     for customer in &unit.customers {
         execute(
             client,
@@ -657,6 +701,74 @@ impl Store for PgStore {
         );
         let rows = docs(&q.rows(&client).await?)?;
         Ok(paginate(rows, filter.page.limit, |o: &Order| &o.id))
+    }
+
+    async fn get_refund(&self, scope: &Scope, id: &str) -> StoreResult<Option<Refund>> {
+        let client = self.client().await?;
+        get_doc(
+            &client,
+            "SELECT doc FROM refunds WHERE id = $1 AND merchant_id = $2 AND livemode = $3",
+            scope,
+            id,
+        )
+        .await
+    }
+
+    async fn list_refunds(
+        &self,
+        scope: &Scope,
+        filter: &RefundFilter,
+    ) -> StoreResult<Page<Refund>> {
+        let client = self.client().await?;
+        let before_seq = match &filter.page.cursor {
+            Some(cursor) => cursor_seq(&client, "refunds", scope, cursor).await?,
+            None => i64::MAX,
+        };
+        let mut q = Query::new("SELECT doc FROM refunds");
+        q.push(" WHERE merchant_id = $", scope.merchant_id.clone());
+        q.push(" AND livemode = $", scope.livemode);
+        q.push(" AND seq < $", before_seq);
+        if let Some(intent) = &filter.payment_intent_id {
+            q.push(" AND payment_intent_id = $", intent.clone());
+        }
+        q.push(
+            " ORDER BY seq DESC LIMIT $",
+            i64::from(filter.page.limit) + 1,
+        );
+        let rows = docs(&q.rows(&client).await?)?;
+        Ok(paginate(rows, filter.page.limit, |r: &Refund| &r.id))
+    }
+
+    async fn refund_by_idempotency_key(
+        &self,
+        scope: &Scope,
+        key: &str,
+    ) -> StoreResult<Option<Refund>> {
+        let client = self.client().await?;
+        let rows = query(
+            &client,
+            "SELECT doc FROM refunds WHERE merchant_id = $1 AND livemode = $2
+             AND idempotency_key = $3",
+            &[&scope.merchant_id, &scope.livemode, &key],
+        )
+        .await?;
+        Ok(docs(&rows)?.into_iter().next())
+    }
+
+    async fn stale_pending_refunds(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<Refund>> {
+        let client = self.client().await?;
+        let rows = query(
+            &client,
+            "SELECT doc FROM refunds WHERE status = 'pending' AND updated_at < $1
+             ORDER BY updated_at LIMIT $2",
+            &[&before.seconds(), &i64::from(limit)],
+        )
+        .await?;
+        docs(&rows)
     }
 
     async fn get_customer(&self, scope: &Scope, id: &str) -> StoreResult<Option<Customer>> {

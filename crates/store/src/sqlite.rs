@@ -15,6 +15,7 @@ use holdfast_domain::customer::{Customer, SavedPaymentMethod};
 use holdfast_domain::event::Event;
 use holdfast_domain::intent::{PaymentIntent, Status};
 use holdfast_domain::order::Order;
+use holdfast_domain::refund::Refund;
 use holdfast_domain::test_clock::TestClock;
 use holdfast_domain::{Scope, Timestamp};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -23,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::model::{IntentColumns, from_doc, paginate, to_doc};
 use crate::{
     ApiKey, EventFilter, IdempotencyRecord, IntentFilter, IntentOrder, Merchant, OrderFilter, Page,
-    PageRequest, Store, StoreError, StoreResult, UnitOfWork, migrate,
+    PageRequest, RefundFilter, Store, StoreError, StoreResult, UnitOfWork, migrate,
 };
 
 /// The most jobs one group commit takes.
@@ -405,6 +406,52 @@ fn write_unit(conn: &Connection, unit: &UnitOfWork) -> StoreResult<()> {
             }
         }
     }
+    for refund in &unit.refunds {
+        let doc = to_doc(refund)?;
+        let version = i64::try_from(refund.version).unwrap_or(i64::MAX);
+        if version == 1 {
+            conn.prepare_cached(
+                "INSERT INTO refunds (id, merchant_id, livemode, payment_intent_id, status,
+                 idempotency_key, created_at, updated_at, version, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    refund.id,
+                    refund.scope.merchant_id,
+                    refund.scope.livemode,
+                    refund.payment_intent_id,
+                    refund.status.as_str(),
+                    refund.idempotency_key,
+                    refund.created_at.seconds(),
+                    refund.updated_at.seconds(),
+                    version,
+                    doc
+                ])
+            })
+            .map_err(write_error)?;
+        } else {
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE refunds SET status = ?1, updated_at = ?2, version = ?3, doc = ?4
+                     WHERE id = ?5 AND version = ?6",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        refund.status.as_str(),
+                        refund.updated_at.seconds(),
+                        version,
+                        doc,
+                        refund.id,
+                        version - 1
+                    ])
+                })
+                .map_err(write_error)?;
+            if changed != 1 {
+                return Err(StoreError::Conflict);
+            }
+        }
+    }
     for customer in &unit.customers {
         let customer_doc = to_doc(customer)?;
         conn.prepare_cached(
@@ -726,6 +773,86 @@ impl Store for SqliteStore {
                 filter.page.limit,
                 |o: &Order| &o.id,
             ))
+        })
+        .await
+    }
+
+    async fn get_refund(&self, scope: &Scope, id: &str) -> StoreResult<Option<Refund>> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.read(move |conn| {
+            let docs = query_docs(
+                conn,
+                "SELECT doc FROM refunds WHERE id = ?1 AND merchant_id = ?2 AND livemode = ?3",
+                &[&id, &scope.merchant_id, &scope.livemode],
+            )?;
+            docs.first().map(|d| from_doc(d)).transpose()
+        })
+        .await
+    }
+
+    async fn list_refunds(
+        &self,
+        scope: &Scope,
+        filter: &RefundFilter,
+    ) -> StoreResult<Page<Refund>> {
+        let (scope, filter) = (scope.clone(), filter.clone());
+        self.read(move |conn| {
+            let before_seq = match &filter.page.cursor {
+                Some(cursor) => cursor_seq(conn, "refunds", &scope, cursor)?,
+                None => i64::MAX,
+            };
+            let docs = query_docs(
+                conn,
+                "SELECT doc FROM refunds WHERE merchant_id = ?1 AND livemode = ?2 AND seq < ?3
+                 AND (?4 IS NULL OR payment_intent_id = ?4) ORDER BY seq DESC LIMIT ?5",
+                &[
+                    &scope.merchant_id,
+                    &scope.livemode,
+                    &before_seq,
+                    &filter.payment_intent_id,
+                    &(i64::from(filter.page.limit) + 1),
+                ],
+            )?;
+            Ok(paginate(
+                decode_all(&docs)?,
+                filter.page.limit,
+                |r: &Refund| &r.id,
+            ))
+        })
+        .await
+    }
+
+    async fn refund_by_idempotency_key(
+        &self,
+        scope: &Scope,
+        key: &str,
+    ) -> StoreResult<Option<Refund>> {
+        let (scope, key) = (scope.clone(), key.to_owned());
+        self.read(move |conn| {
+            let docs = query_docs(
+                conn,
+                "SELECT doc FROM refunds WHERE merchant_id = ?1 AND livemode = ?2
+                 AND idempotency_key = ?3",
+                &[&scope.merchant_id, &scope.livemode, &key],
+            )?;
+            docs.first().map(|d| from_doc(d)).transpose()
+        })
+        .await
+    }
+
+    async fn stale_pending_refunds(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<Refund>> {
+        self.read(move |conn| {
+            let docs = query_docs(
+                conn,
+                "SELECT doc FROM refunds WHERE status = 'pending' AND updated_at < ?1
+                 ORDER BY updated_at LIMIT ?2",
+                &[&before.seconds(), &limit],
+            )?;
+            decode_all(&docs)
         })
         .await
     }
