@@ -1,10 +1,14 @@
 //! Property tests for the payment intent state machine: random command sequences, applied only
-//! through the domain's own functions, must never break the money rules.
+//! through the domain's own functions, must never break the money rules or the deadline rules.
 //!
-//! A case creates an intent (random amount, currency and capture method), then runs a random sequence
-//! of confirm (with a random processor answer), authenticate, capture (with a random, often invalid,
-//! amount), cancel (with a random, sometimes invalid, reason), time passing, and `as_of`. A command
-//! whose `check_*`/`decide_*` refuses leaves the intent as it was. After every step:
+//! A case creates an intent (random amount, currency and capture method, sometimes a create-time
+//! `scheduled_action` and an `expiry_warning_lead_seconds`), then runs a random sequence of confirm
+//! (with a random processor answer), authenticate, capture (with a random, often invalid, amount),
+//! cancel (with a random, sometimes invalid, reason), set and clear a scheduled action (random type,
+//! time and amount, often invalid), time passing, `as_of`, and the deadline worker: one step at the
+//! current time, or a test clock's step that stops the clock at the next due moment first. The
+//! worker step performs what `due` offers exactly as the service's worker does. A command whose
+//! `check_*`/`decide_*` refuses leaves the intent as it was. After every step:
 //!
 //! - the money invariant holds, no amount is negative and nothing more than the hold was captured;
 //! - a terminal intent (succeeded, canceled, expired) never changes again;
@@ -12,23 +16,39 @@
 //! - there is at most one capture action, ever, and it is for what was captured;
 //! - every successful transition bumps the version by exactly one (`as_of` is a view and bumps none);
 //! - each status carries the amounts it must, and each refusal is the one the contract names, in the
-//!   contract's order.
+//!   contract's order;
+//! - `next_due_at` is `None` for a terminal intent, the scheduled action's time (if resolved) for
+//!   one awaiting a payment method or authentication, and for a hold the earliest of the scheduled
+//!   action, the warning and expiry, so never later than the deadline's next second;
+//! - `due(now)` offers something exactly when `next_due_at <= now`; past the deadline only expiry,
+//!   otherwise the item at `next_due_at`, a scheduled action before a warning at the same second;
+//! - due work is always performable: the matching apply function makes a transition. The one
+//!   refusal allowed is a scheduled capture on an intent with no hold yet, which the worker answers
+//!   by clearing the schedule (as the service does);
+//! - performing due work at `now` never leaves the same item due at `now` (the worker cannot spin),
+//!   and everything due drains in at most two steps;
+//! - expiry records exactly one `expiry` action and emits exactly one `payment_intent.canceled`
+//!   with `cancellation_reason: authorization_expired`; the expiring-soon warning is emitted at most
+//!   once per intent, only while the hold waits for capture.
 //!
-//! `PROPTEST_CASES` overrides the number of cases (500 by default).
+//! `PROPTEST_CASES` overrides the number of cases (2000 by default: about a second unoptimized).
 
 use holdfast_domain::intent::Card;
 use holdfast_domain::intent::{
     ActionStatus, ActionType, AuthorizationResult, CancellationReason, CaptureRequest,
-    CreateRequest, Ctx, PaymentError, PaymentIntent, RawMoney, Status, Transition,
-    apply_authorization, apply_cancel, apply_capture, check_authenticate, check_confirm, create,
-    decide_cancel, decide_capture,
+    CreateRequest, Ctx, Due, PaymentError, PaymentIntent, RawMoney, ScheduleRequest,
+    ScheduledAction, ScheduledKind, Status, Transition, apply_authorization, apply_cancel,
+    apply_capture, apply_expiry, apply_expiry_warning, check_authenticate, check_confirm,
+    clear_scheduled_action, create, decide_cancel, decide_capture, set_scheduled_action,
 };
 use holdfast_domain::time::SECONDS_PER_DAY;
-use holdfast_domain::{ErrorCode, EventType, Rejection, Scope, Timestamp};
+use holdfast_domain::{ErrorCode, EventType, Money, Rejection, Scope, Timestamp};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
 const T0: Timestamp = Timestamp(1_783_000_000);
+/// The reference the worker records on the actions it performs on schedule.
+const SCHEDULED: &str = "scheduled";
 
 /// What the processor answers to an authorization or an authentication.
 #[derive(Debug, Clone)]
@@ -44,17 +64,39 @@ enum Answer {
     Decline,
 }
 
-/// How a capture picks its amount.
+/// How a capture (or a scheduled capture) picks its amount.
 #[derive(Debug, Clone)]
 enum Amount {
     /// No amount: everything capturable.
     Omitted,
     /// This many minor units, whatever the hold.
     Raw(i64),
-    /// This many thousandths of the amount authorized (0 ..= 1000).
+    /// This many thousandths of the base amount (0 ..= 1000).
     Permille(u16),
-    /// The amount authorized plus this many minor units: the boundary.
+    /// The base amount plus this many minor units: the boundary.
     AroundAuthorized(i64),
+}
+
+/// When a scheduled action is asked to run.
+#[derive(Debug, Clone)]
+enum When {
+    /// No `at` at all.
+    Omitted,
+    /// This many seconds from now (zero or less: not in the future).
+    FromNow(i64),
+    /// This many seconds from the hold's deadline (zero or more: too late); an intent with no
+    /// deadline yet counts from an hour from now.
+    FromDeadline(i64),
+}
+
+/// `POST /v1/payment-intents/{id}/scheduled-action`, before it is turned into a request.
+#[derive(Debug, Clone)]
+struct Schedule {
+    kind: &'static str,
+    when: When,
+    amount: Option<Amount>,
+    /// `None`: the intent's own currency.
+    currency: Option<&'static str>,
 }
 
 #[derive(Debug, Clone)]
@@ -69,6 +111,24 @@ enum Cmd {
     Cancel(Option<&'static str>),
     Advance(i64),
     AsOf,
+    Schedule(Schedule),
+    Unschedule,
+    /// One step of the deadline worker at the current time.
+    Work,
+    /// A test clock's step: the clock moves to the next due moment (if it is ahead), then the worker
+    /// takes one step there.
+    WorkNextDue,
+}
+
+/// How an intent is created.
+#[derive(Debug, Clone)]
+struct Creation {
+    amount: i64,
+    currency: &'static str,
+    capture_method: &'static str,
+    /// `scheduled_action` at creation: a type and an offset before the deadline.
+    schedule: Option<(&'static str, Option<i64>)>,
+    lead: Option<i64>,
 }
 
 fn answer() -> impl Strategy<Value = Answer> {
@@ -91,18 +151,51 @@ fn amount() -> impl Strategy<Value = Amount> {
     ]
 }
 
+fn currency() -> impl Strategy<Value = Option<&'static str>> {
+    prop_oneof![
+        3 => Just(None),
+        2 => prop::sample::select(vec!["USD", "JPY", "EUR", "usd", "XXX", ""]).prop_map(Some),
+    ]
+}
+
+fn kind() -> impl Strategy<Value = &'static str> {
+    prop_oneof![
+        8 => prop::sample::select(vec!["capture", "void"]),
+        1 => prop::sample::select(vec!["refund", "Capture", "VOID", ""]),
+    ]
+}
+
+fn when() -> impl Strategy<Value = When> {
+    prop_oneof![
+        1 => Just(When::Omitted),
+        5 => (1..=8 * SECONDS_PER_DAY).prop_map(When::FromNow),
+        1 => (0..=2 * SECONDS_PER_DAY).prop_map(When::FromNow),
+        1 => (-60..=0i64).prop_map(When::FromNow),
+        2 => (-2 * 3_600..=0i64).prop_map(When::FromDeadline),
+        1 => (-2..=60i64).prop_map(When::FromDeadline),
+    ]
+}
+
+fn schedule() -> impl Strategy<Value = Schedule> {
+    (
+        kind(),
+        when(),
+        prop_oneof![3 => Just(None), 2 => amount().prop_map(Some)],
+        currency(),
+    )
+        .prop_map(|(kind, when, amount, currency)| Schedule {
+            kind,
+            when,
+            amount,
+            currency,
+        })
+}
+
 fn command() -> impl Strategy<Value = Cmd> {
     prop_oneof![
         4 => answer().prop_map(Cmd::Confirm),
         2 => answer().prop_map(Cmd::Authenticate),
-        5 => (
-            amount(),
-            prop_oneof![
-                3 => Just(None),
-                2 => prop::sample::select(vec!["USD", "JPY", "EUR", "usd", "XXX", ""]).prop_map(Some),
-            ],
-        )
-            .prop_map(|(amount, currency)| Cmd::Capture { amount, currency }),
+        3 => (amount(), currency()).prop_map(|(amount, currency)| Cmd::Capture { amount, currency }),
         1 => prop::sample::select(vec![
             None,
             Some("requested_by_customer"),
@@ -121,7 +214,154 @@ fn command() -> impl Strategy<Value = Cmd> {
         ]
         .prop_map(Cmd::Advance),
         1 => Just(Cmd::AsOf),
+        5 => schedule().prop_map(Cmd::Schedule),
+        1 => Just(Cmd::Unschedule),
+        3 => Just(Cmd::Work),
+        3 => Just(Cmd::WorkNextDue),
     ]
+}
+
+/// A creation: random amount, currency and capture method; sometimes a create-time scheduled action
+/// (mostly valid) and an expiry warning lead (including none, zero, longer than any hold, and the
+/// negative leads the domain does not refuse).
+fn creation() -> impl Strategy<Value = Creation> {
+    let offset = prop_oneof![
+        6 => (1..=8 * SECONDS_PER_DAY).prop_map(Some),
+        1 => Just(Some(i64::MAX)),
+        1 => (-5..=0i64).prop_map(Some),
+        1 => Just(None),
+    ];
+    let lead = prop_oneof![
+        2 => Just(None),
+        1 => Just(Some(0i64)),
+        4 => (1..=8 * SECONDS_PER_DAY).prop_map(Some),
+        1 => Just(Some(i64::MAX)),
+        1 => (-120..=-1i64).prop_map(Some),
+    ];
+    (
+        1..=1_000_000_000i64,
+        prop::sample::select(vec!["USD", "JPY", "EUR"]),
+        prop::sample::select(vec!["manual", "automatic"]),
+        prop_oneof![1 => Just(None), 1 => (kind(), offset).prop_map(Some)],
+        lead,
+    )
+        .prop_map(
+            |(amount, currency, capture_method, schedule, lead)| Creation {
+                amount,
+                currency,
+                capture_method,
+                schedule,
+                lead,
+            },
+        )
+}
+
+fn scope() -> Scope {
+    Scope {
+        merchant_id: "mer_prop".into(),
+        livemode: false,
+    }
+}
+
+fn create_request(c: &Creation, with_schedule: bool) -> CreateRequest {
+    CreateRequest {
+        amount: Some(RawMoney {
+            amount: c.amount,
+            currency: c.currency.into(),
+        }),
+        capture_method: Some(c.capture_method.into()),
+        scheduled_action: c.schedule.filter(|_| with_schedule).map(|(kind, offset)| {
+            ScheduleRequest {
+                kind: kind.into(),
+                at: None,
+                offset_before_expiry_seconds: offset,
+                amount: None,
+            }
+        }),
+        expiry_warning_lead_seconds: c.lead,
+        ..CreateRequest::default()
+    }
+}
+
+/// The contract's answer to a creation's `scheduled_action`, checked in the domain's order.
+fn expected_creation(c: &Creation) -> Result<(), (ErrorCode, &'static str)> {
+    let Some((kind, offset)) = c.schedule else {
+        return Ok(());
+    };
+    if kind_of(kind).is_none() {
+        return Err((ErrorCode::InvalidParameter, "scheduled_action.type"));
+    }
+    let offset_param = "scheduled_action.offset_before_expiry_seconds";
+    match offset {
+        None => return Err((ErrorCode::MissingParameter, offset_param)),
+        Some(offset) if offset <= 0 => return Err((ErrorCode::InvalidParameter, offset_param)),
+        Some(_) => {}
+    }
+    if c.capture_method != "manual" {
+        return Err((ErrorCode::InvalidParameter, "scheduled_action"));
+    }
+    Ok(())
+}
+
+fn kind_of(name: &str) -> Option<ScheduledKind> {
+    match name {
+        "capture" => Some(ScheduledKind::Capture),
+        "void" => Some(ScheduledKind::Void),
+        _ => None,
+    }
+}
+
+/// Creates the intent. A refused create-time schedule must be refused with the contract's code and
+/// parameter; the case then goes on with the same intent created without it.
+fn open(c: &Creation) -> Result<PaymentIntent, TestCaseError> {
+    let expected = expected_creation(c);
+    let created = create(
+        "pi_prop".into(),
+        scope(),
+        "hash".into(),
+        create_request(c, true),
+        T0,
+    );
+    let intent = match (expected, created) {
+        (Ok(()), Ok(t)) => {
+            prop_assert_eq!(t.events, vec![EventType::PaymentIntentCreated]);
+            t.intent
+        }
+        (Err((code, param)), Err(r)) => {
+            prop_assert_eq!(r.code, code, "{}", r.message);
+            prop_assert_eq!(r.param.as_deref(), Some(param));
+            create(
+                "pi_prop".into(),
+                scope(),
+                "hash".into(),
+                create_request(c, false),
+                T0,
+            )
+            .map_err(|r| TestCaseError::fail(format!("a valid creation was refused: {r}")))?
+            .intent
+        }
+        (Ok(()), Err(r)) => {
+            return Err(TestCaseError::fail(format!(
+                "a valid creation was refused: {r:?}"
+            )));
+        }
+        (Err((code, _)), Ok(_)) => {
+            return Err(TestCaseError::fail(format!("expected {code}, created")));
+        }
+    };
+    prop_assert_eq!(intent.expiry_warning_lead_seconds, c.lead);
+    prop_assert_eq!(intent.expiry_warning_at, None, "no warning before a hold");
+    let schedule = match (c.schedule, expected_creation(c)) {
+        (Some((kind, offset)), Ok(())) => Some(ScheduledAction {
+            kind: kind_of(kind).expect("a valid schedule has a valid type"),
+            at: None,
+            offset_before_expiry_seconds: offset,
+            amount: None,
+        }),
+        _ => None,
+    };
+    prop_assert_eq!(&intent.scheduled_action, &schedule);
+    Ok(intent)
 }
 
 /// The intent as created, from a random amount, currency and capture method.
@@ -132,23 +372,115 @@ fn created() -> impl Strategy<Value = PaymentIntent> {
         prop::sample::select(vec!["manual", "automatic"]),
     )
         .prop_map(|(amount, currency, capture_method)| {
-            let req = CreateRequest {
-                amount: Some(RawMoney {
-                    amount,
-                    currency: currency.into(),
-                }),
-                capture_method: Some(capture_method.into()),
-                ..CreateRequest::default()
+            let c = Creation {
+                amount,
+                currency,
+                capture_method,
+                schedule: None,
+                lead: None,
             };
-            let scope = Scope {
-                merchant_id: "mer_prop".into(),
-                livemode: false,
-            };
-            match create("pi_prop".into(), scope, "hash".into(), req, T0) {
+            match create(
+                "pi_prop".into(),
+                scope(),
+                "hash".into(),
+                create_request(&c, false),
+                T0,
+            ) {
                 Ok(t) => t.intent,
                 Err(r) => panic!("a valid creation was refused: {r}"),
             }
         })
+}
+
+/// Runs `f` with a context at `now` whose ids come from `ids`.
+fn with_ctx<R>(now: Timestamp, ids: &mut u64, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
+    let mut new_id = |prefix: &'static str| {
+        *ids += 1;
+        format!("{prefix}_{ids}")
+    };
+    let mut ctx = Ctx {
+        now,
+        request_id: None,
+        new_id: &mut new_id,
+    };
+    f(&mut ctx)
+}
+
+/// One step of the deadline worker.
+#[derive(Debug)]
+struct Work {
+    /// The time the worker ran at.
+    at: Timestamp,
+    /// What `due` offered then, with the moment it fell due.
+    due: Option<(Timestamp, Due)>,
+    /// The domain refused the scheduled action that was due; the worker cleared it instead.
+    refused: Option<Rejection>,
+    /// What the worker wrote; `None` only when nothing was due.
+    transition: Option<Transition>,
+}
+
+/// Performs what is due on `intent` at `now` exactly as the service's deadline worker does: expiry
+/// with `apply_expiry`, the warning with `apply_expiry_warning`, a scheduled capture or void through
+/// `decide_*` and `apply_*` with reference `scheduled` (the scheduled amount, or everything capturable),
+/// and a scheduled action the domain refuses by clearing it. `Err` when something was due and no
+/// transition came of it: the worker would log it and leave the intent due for ever.
+fn perform(intent: &PaymentIntent, now: Timestamp, ids: &mut u64) -> Result<Work, String> {
+    let Some((due_at, due)) = intent.due(now) else {
+        return Ok(Work {
+            at: now,
+            due: None,
+            refused: None,
+            transition: None,
+        });
+    };
+    let (refused, transition) = match &due {
+        Due::Expiry => (None, with_ctx(now, ids, |ctx| apply_expiry(intent, ctx))),
+        Due::ExpiryWarning => (None, apply_expiry_warning(intent, now)),
+        Due::Scheduled(action) => match action.kind {
+            ScheduledKind::Capture => {
+                let req = CaptureRequest {
+                    amount: action.amount.map(|m| RawMoney {
+                        amount: m.amount,
+                        currency: m.currency.to_string(),
+                    }),
+                    reference: Some(SCHEDULED.into()),
+                    ..CaptureRequest::default()
+                };
+                match decide_capture(intent, &req, now) {
+                    Ok(money) => (
+                        None,
+                        Some(with_ctx(now, ids, |ctx| {
+                            apply_capture(intent, money, &req, ctx)
+                        })),
+                    ),
+                    Err(r) => (Some(r), clear_scheduled_action(intent, now)),
+                }
+            }
+            ScheduledKind::Void => match decide_cancel(intent, None, now) {
+                Ok(mut plan) => {
+                    plan.reference = Some(SCHEDULED.into());
+                    (
+                        None,
+                        Some(with_ctx(now, ids, |ctx| apply_cancel(intent, &plan, ctx))),
+                    )
+                }
+                Err(r) => (Some(r), clear_scheduled_action(intent, now)),
+            },
+        },
+    };
+    if transition.is_none() {
+        return Err(format!(
+            "{due:?} (due at {due_at:?}) was offered at {now:?} on a {} intent but could not be \
+             applied (refusal: {refused:?})",
+            intent.status.as_str()
+        ));
+    }
+    Ok(Work {
+        at: now,
+        due: Some((due_at, due)),
+        refused,
+        transition,
+    })
 }
 
 /// The world a sequence runs in: the intent as stored, the clock, and an id counter.
@@ -159,13 +491,28 @@ struct World {
 }
 
 /// What one step did.
+#[derive(Debug)]
 enum Outcome {
     /// A command went through; the intent is the transition's, and these are its events.
     Moved(Vec<EventType>),
     /// A command was refused; the intent is unchanged.
     Refused(Rejection),
-    /// The clock moved or `as_of` was applied: no transition.
+    /// The clock moved, `as_of` was applied, or there was no schedule to clear: no transition.
     Quiet,
+    /// The worker took a step (or found nothing due).
+    Worked(Box<Work>),
+    /// The worker was offered due work it could not perform.
+    Stuck(String),
+}
+
+impl Outcome {
+    fn events(&self) -> &[EventType] {
+        match self {
+            Outcome::Moved(events) => events,
+            Outcome::Worked(work) => work.transition.as_ref().map_or(&[], |t| &t.events),
+            _ => &[],
+        }
+    }
 }
 
 impl World {
@@ -173,17 +520,8 @@ impl World {
     where
         F: FnOnce(&PaymentIntent, &mut Ctx<'_>) -> Transition,
     {
-        let ids = &mut self.ids;
-        let mut new_id = |prefix: &'static str| {
-            *ids += 1;
-            format!("{prefix}_{ids}")
-        };
-        let mut ctx = Ctx {
-            now: self.now,
-            request_id: None,
-            new_id: &mut new_id,
-        };
-        f(&self.intent, &mut ctx)
+        let intent = &self.intent;
+        with_ctx(self.now, &mut self.ids, |ctx| f(intent, ctx))
     }
 
     fn step(&mut self, cmd: &Cmd) -> Outcome {
@@ -198,7 +536,7 @@ impl World {
             },
             Cmd::Capture { amount, currency } => {
                 let req = CaptureRequest {
-                    amount: raw_amount(&self.intent, amount, *currency),
+                    amount: raw_amount(&self.intent, self.intent.authorized, amount, *currency),
                     ..CaptureRequest::default()
                 };
                 match decide_capture(&self.intent, &req, self.now) {
@@ -224,6 +562,36 @@ impl World {
                 self.intent = self.intent.as_of(self.now);
                 Outcome::Quiet
             }
+            Cmd::Schedule(schedule) => {
+                let req = schedule_request(&self.intent, self.now, schedule);
+                match set_scheduled_action(&self.intent, &req, self.now) {
+                    Ok(t) => self.take(t),
+                    Err(r) => Outcome::Refused(r),
+                }
+            }
+            Cmd::Unschedule => match clear_scheduled_action(&self.intent, self.now) {
+                Some(t) => self.take(t),
+                None => Outcome::Quiet,
+            },
+            Cmd::Work => self.work(),
+            Cmd::WorkNextDue => {
+                if let Some(next) = self.intent.next_due_at() {
+                    self.now = self.now.max(next);
+                }
+                self.work()
+            }
+        }
+    }
+
+    fn work(&mut self) -> Outcome {
+        match perform(&self.intent, self.now, &mut self.ids) {
+            Ok(work) => {
+                if let Some(t) = &work.transition {
+                    self.intent = t.intent.clone();
+                }
+                Outcome::Worked(Box::new(work))
+            }
+            Err(why) => Outcome::Stuck(why),
         }
     }
 
@@ -270,17 +638,47 @@ impl World {
     }
 }
 
-fn raw_amount(intent: &PaymentIntent, amount: &Amount, currency: Option<&str>) -> Option<RawMoney> {
+/// The amount a capture asks for; `base` is what `Permille` and `AroundAuthorized` refer to.
+fn raw_amount(
+    intent: &PaymentIntent,
+    base: i64,
+    amount: &Amount,
+    currency: Option<&str>,
+) -> Option<RawMoney> {
     let minor = match amount {
         Amount::Omitted => return None,
         Amount::Raw(n) => *n,
-        Amount::Permille(p) => intent.authorized * i64::from(*p) / 1000,
-        Amount::AroundAuthorized(d) => intent.authorized + d,
+        Amount::Permille(p) => base * i64::from(*p) / 1000,
+        Amount::AroundAuthorized(d) => base + d,
     };
     Some(RawMoney {
         amount: minor,
         currency: currency.unwrap_or(intent.currency().as_str()).into(),
     })
+}
+
+/// The request a `Schedule` command sends to `intent` at `now`. Amounts refer to the intent's amount:
+/// what a hold will be (before confirm) or is (after).
+fn schedule_request(intent: &PaymentIntent, now: Timestamp, s: &Schedule) -> ScheduleRequest {
+    let at = match s.when {
+        When::Omitted => None,
+        When::FromNow(seconds) => Some(now.plus_seconds(seconds)),
+        When::FromDeadline(seconds) => Some(
+            intent
+                .authorization_expires_at
+                .unwrap_or(now.plus_seconds(3_600))
+                .plus_seconds(seconds),
+        ),
+    };
+    ScheduleRequest {
+        kind: s.kind.into(),
+        at,
+        offset_before_expiry_seconds: None,
+        amount: s
+            .amount
+            .as_ref()
+            .and_then(|a| raw_amount(intent, intent.amount.amount, a, s.currency)),
+    }
 }
 
 /// Is `intent` a hold whose deadline has passed at `now`? Stated from the contract, independently.
@@ -289,6 +687,14 @@ fn lapsed(intent: &PaymentIntent, now: Timestamp) -> bool {
         && intent
             .authorization_expires_at
             .is_some_and(|deadline| now > deadline)
+}
+
+/// Awaiting a payment method or authentication: no hold yet.
+fn before_hold(status: Status) -> bool {
+    matches!(
+        status,
+        Status::RequiresPaymentMethod | Status::RequiresAction
+    )
 }
 
 /// The answer the contract gives to `cmd` on `intent` at `now`: `Ok(())` for "goes through", or the
@@ -306,7 +712,7 @@ fn expected(intent: &PaymentIntent, cmd: &Cmd, now: Timestamp) -> Option<Result<
             } else if status != Status::RequiresCapture {
                 Err(ErrorCode::InvalidStatusForCapture)
             } else {
-                match raw_amount(intent, amount, *currency) {
+                match raw_amount(intent, intent.authorized, amount, *currency) {
                     None => Ok(()),
                     Some(raw) if raw.amount <= 0 => Err(ErrorCode::InvalidCaptureAmount),
                     Some(raw) if raw.currency != intent.currency().as_str() => {
@@ -331,8 +737,58 @@ fn expected(intent: &PaymentIntent, cmd: &Cmd, now: Timestamp) -> Option<Result<
                 Some(_) => Err(ErrorCode::InvalidCancellationReason),
             },
         },
-        Cmd::Advance(_) | Cmd::AsOf => return None,
+        Cmd::Advance(_)
+        | Cmd::AsOf
+        | Cmd::Schedule(_)
+        | Cmd::Unschedule
+        | Cmd::Work
+        | Cmd::WorkNextDue => return None,
     })
+}
+
+/// The contract's answer to setting a scheduled action: `Ok(())`, or the code and the parameter
+/// at fault, checking status, type, time, then amount.
+fn expected_schedule(
+    intent: &PaymentIntent,
+    req: &ScheduleRequest,
+    now: Timestamp,
+) -> Result<(), (ErrorCode, Option<&'static str>)> {
+    if intent.status.is_terminal() || lapsed(intent, now) {
+        return Err((ErrorCode::InvalidStatusForScheduledAction, None));
+    }
+    let Some(kind) = kind_of(&req.kind) else {
+        return Err((ErrorCode::InvalidParameter, Some("type")));
+    };
+    let Some(at) = req.at else {
+        return Err((ErrorCode::MissingParameter, Some("at")));
+    };
+    if at <= now {
+        return Err((ErrorCode::InvalidParameter, Some("at")));
+    }
+    if intent.authorization_expires_at.is_some_and(|d| at >= d) {
+        return Err((ErrorCode::ScheduledActionAfterExpiry, Some("at")));
+    }
+    match (&req.amount, kind) {
+        (None, _) => Ok(()),
+        (Some(_), ScheduledKind::Void) => Err((ErrorCode::InvalidParameter, Some("amount_money"))),
+        (Some(raw), ScheduledKind::Capture) => {
+            if raw.amount <= 0 {
+                Err((ErrorCode::InvalidCaptureAmount, Some("amount_money.amount")))
+            } else if raw.currency != intent.currency().as_str() {
+                Err((
+                    ErrorCode::CaptureCurrencyMismatch,
+                    Some("amount_money.currency"),
+                ))
+            } else if raw.amount > intent.amount.amount {
+                Err((
+                    ErrorCode::CaptureAmountExceedsAuthorized,
+                    Some("amount_money.amount"),
+                ))
+            } else {
+                Ok(())
+            }
+        }
+    }
 }
 
 /// What must hold of any intent, in any status.
@@ -349,15 +805,31 @@ fn check_intent(pi: &PaymentIntent) -> Result<(), TestCaseError> {
     prop_assert!(pi.captured <= pi.authorized, "captured more than the hold");
     prop_assert!(pi.amount.amount > 0, "the amount is not positive");
 
-    let captures: Vec<_> = pi
-        .actions
-        .iter()
-        .filter(|a| a.kind == ActionType::Capture)
-        .collect();
+    let of_kind = |kind: ActionType| {
+        pi.actions
+            .iter()
+            .filter(|a| a.kind == kind)
+            .collect::<Vec<_>>()
+    };
+    let captures = of_kind(ActionType::Capture);
     prop_assert!(captures.len() <= 1, "{} capture actions", captures.len());
     if let Some(capture) = captures.first() {
         prop_assert_eq!(capture.status, ActionStatus::Succeeded);
         prop_assert_eq!(capture.amount.amount, pi.captured);
+    }
+    let voids = of_kind(ActionType::Void);
+    prop_assert!(voids.len() <= 1, "{} void actions", voids.len());
+    let expiries = of_kind(ActionType::Expiry);
+    prop_assert!(expiries.len() <= 1, "{} expiry actions", expiries.len());
+    if let Some(expiry) = expiries.first() {
+        prop_assert_eq!(
+            pi.status,
+            Status::Expired,
+            "an expiry action on a live intent"
+        );
+        prop_assert_eq!(expiry.status, ActionStatus::Succeeded);
+        prop_assert_eq!(expiry.amount.amount, pi.released);
+        prop_assert!(voids.is_empty() && captures.is_empty());
     }
     prop_assert!(
         pi.actions
@@ -370,6 +842,7 @@ fn check_intent(pi: &PaymentIntent) -> Result<(), TestCaseError> {
     match pi.status {
         Status::RequiresPaymentMethod | Status::RequiresAction => {
             prop_assert_eq!(money, [0; 4]);
+            prop_assert_eq!(pi.expiry_warning_at, None, "a warning without a hold");
         }
         Status::RequiresCapture => {
             prop_assert!(pi.authorized > 0);
@@ -405,6 +878,364 @@ fn check_intent(pi: &PaymentIntent) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// What must hold of an intent's deadlines at `now`: `next_due_at` and `due` agree with each other
+/// and with the intent, and everything due can be performed, drains, and is never offered twice.
+fn check_deadlines(pi: &PaymentIntent, now: Timestamp) -> Result<(), TestCaseError> {
+    let scheduled_at = pi.scheduled_action.as_ref().and_then(|s| s.at);
+    let next = pi.next_due_at();
+    let deadline = pi.authorization_expires_at;
+    match pi.status {
+        Status::Succeeded | Status::Canceled | Status::Expired => {
+            prop_assert_eq!(next, None, "a resolved intent has something due");
+        }
+        Status::RequiresPaymentMethod | Status::RequiresAction => {
+            prop_assert_eq!(next, scheduled_at, "next_due_at before a hold");
+        }
+        Status::RequiresCapture => {
+            let expiry = deadline.map(|d| d.plus_seconds(1));
+            let earliest = [scheduled_at, pi.expiry_warning_at, expiry]
+                .into_iter()
+                .flatten()
+                .min();
+            prop_assert_eq!(next, earliest, "next_due_at of a hold");
+            prop_assert!(
+                next.is_some_and(|t| expiry.is_some_and(|e| t <= e)),
+                "a hold is due by the second after its deadline: {:?}",
+                next
+            );
+        }
+    }
+
+    let due = pi.due(now);
+    prop_assert_eq!(
+        due.is_some(),
+        next.is_some_and(|t| t <= now),
+        "due({:?}) is {:?} but next_due_at is {:?}",
+        now,
+        due,
+        next
+    );
+    if lapsed(pi, now) {
+        let expiry = deadline.map(|d| d.plus_seconds(1));
+        prop_assert_eq!(
+            due,
+            expiry.map(|e| (e, Due::Expiry)),
+            "past the deadline only expiry is due"
+        );
+    } else if let Some((at, item)) = &due {
+        prop_assert_eq!(Some(*at), next, "due offers what next_due_at names");
+        let want = if scheduled_at == Some(*at) {
+            pi.scheduled_action.clone().map(Due::Scheduled)
+        } else if pi.expiry_warning_at == Some(*at) {
+            Some(Due::ExpiryWarning)
+        } else {
+            None
+        };
+        prop_assert_eq!(
+            Some(item),
+            want.as_ref(),
+            "a scheduled action goes before the warning"
+        );
+    }
+
+    // Due work is always performable, and drains: at most a warning and then a scheduled action.
+    let mut current = pi.clone();
+    let mut ids = 1_000_000;
+    for step in 0.. {
+        let work = perform(&current, now, &mut ids).map_err(TestCaseError::fail)?;
+        let Some(t) = &work.transition else {
+            break;
+        };
+        prop_assert!(step < 2, "due work did not drain at {:?}: {:?}", now, work);
+        let after = t.intent.clone();
+        check_intent(&after)?;
+        check_work(&current, &work, &after)?;
+        current = after;
+    }
+    Ok(())
+}
+
+/// What one worker step must have done to `before`, leaving `after`.
+fn check_work(
+    before: &PaymentIntent,
+    work: &Work,
+    after: &PaymentIntent,
+) -> Result<(), TestCaseError> {
+    let now = work.at;
+    prop_assert_eq!(&work.due, &before.due(now));
+    let Some((due_at, due)) = &work.due else {
+        prop_assert!(work.transition.is_none());
+        prop_assert_eq!(
+            after,
+            before,
+            "the worker changed an intent with nothing due"
+        );
+        return Ok(());
+    };
+    let Some(t) = &work.transition else {
+        return Err(TestCaseError::fail("due work without a transition"));
+    };
+    prop_assert!(*due_at <= now);
+    prop_assert_eq!(after, &t.intent);
+    prop_assert_eq!(
+        after.version,
+        before.version + 1,
+        "version not bumped by one"
+    );
+    prop_assert_eq!(after.updated_at, now);
+    prop_assert!(
+        after.actions.starts_with(&before.actions),
+        "the action history was rewritten"
+    );
+    let new_actions: Vec<_> = after.actions[before.actions.len()..]
+        .iter()
+        .map(|a| (a.kind, a.status, a.amount.amount, a.reference.as_deref()))
+        .collect();
+    let events = t.events.as_slice();
+    // `before` with the bookkeeping of a transition at `now`.
+    let mut bumped = before.clone();
+    bumped.version += 1;
+    bumped.updated_at = now;
+
+    match due {
+        Due::Expiry => {
+            prop_assert!(
+                lapsed(before, now),
+                "expiry of a hold still inside its deadline"
+            );
+            prop_assert!(work.refused.is_none());
+            prop_assert_eq!(events, &[EventType::PaymentIntentCanceled]);
+            prop_assert_eq!(after.status, Status::Expired);
+            prop_assert_eq!(
+                after.cancellation_reason,
+                Some(CancellationReason::AuthorizationExpired)
+            );
+            prop_assert_eq!(
+                new_actions,
+                vec![(
+                    ActionType::Expiry,
+                    ActionStatus::Succeeded,
+                    before.capturable,
+                    None
+                )]
+            );
+            let lapsed_at = before.authorization_expires_at.map(|d| d.plus_seconds(1));
+            prop_assert_eq!(Some(*due_at), lapsed_at);
+            prop_assert_eq!(after.canceled_at, lapsed_at);
+            prop_assert_eq!(after.actions.last().map(|a| a.created_at), lapsed_at);
+            // What a reader already saw through `as_of`, now recorded.
+            let view = before.as_of(now);
+            prop_assert_eq!(
+                [
+                    after.authorized,
+                    after.capturable,
+                    after.captured,
+                    after.released
+                ],
+                [
+                    view.authorized,
+                    view.capturable,
+                    view.captured,
+                    view.released
+                ]
+            );
+            prop_assert_eq!(&after.scheduled_action, &None);
+            prop_assert_eq!(after.expiry_warning_at, None);
+        }
+        Due::ExpiryWarning => {
+            prop_assert!(work.refused.is_none());
+            prop_assert_eq!(before.status, Status::RequiresCapture);
+            prop_assert!(!lapsed(before, now), "a warning past the deadline");
+            prop_assert_eq!(before.expiry_warning_at, Some(*due_at));
+            prop_assert!(before.expiry_warning_lead_seconds.is_some());
+            prop_assert_eq!(events, &[EventType::PaymentIntentAuthorizationExpiring]);
+            bumped.expiry_warning_at = None;
+            prop_assert_eq!(after, &bumped, "the warning changed more than itself");
+        }
+        Due::Scheduled(action) => {
+            prop_assert_eq!(Some(action), before.scheduled_action.as_ref());
+            prop_assert_eq!(action.at, Some(*due_at));
+            prop_assert!(!lapsed(before, now), "a scheduled action past the deadline");
+            match (action.kind, &work.refused) {
+                (ScheduledKind::Capture, None) => {
+                    prop_assert_eq!(before.status, Status::RequiresCapture);
+                    let amount = action.amount.map_or(before.capturable, |m| m.amount);
+                    prop_assert_eq!(events, &[EventType::PaymentIntentSucceeded]);
+                    prop_assert_eq!(after.status, Status::Succeeded);
+                    prop_assert_eq!(after.captured, amount);
+                    prop_assert_eq!(after.released, before.capturable - amount);
+                    prop_assert_eq!(
+                        new_actions,
+                        vec![(
+                            ActionType::Capture,
+                            ActionStatus::Succeeded,
+                            amount,
+                            Some(SCHEDULED)
+                        )]
+                    );
+                }
+                (ScheduledKind::Capture, Some(r)) => {
+                    // Nothing to capture yet: the worker drops the schedule, as the service does.
+                    prop_assert!(
+                        before_hold(before.status),
+                        "a scheduled capture was refused on a {} intent: {:?}",
+                        before.status.as_str(),
+                        r
+                    );
+                    prop_assert_eq!(r.code, ErrorCode::InvalidStatusForCapture);
+                    prop_assert!(events.is_empty());
+                    bumped.scheduled_action = None;
+                    prop_assert_eq!(after, &bumped);
+                }
+                (ScheduledKind::Void, None) => {
+                    prop_assert_eq!(events, &[EventType::PaymentIntentCanceled]);
+                    prop_assert_eq!(after.status, Status::Canceled);
+                    prop_assert_eq!(after.cancellation_reason, None);
+                    prop_assert_eq!(after.canceled_at, Some(now));
+                    let voided = if before.status == Status::RequiresCapture {
+                        vec![(
+                            ActionType::Void,
+                            ActionStatus::Succeeded,
+                            before.capturable,
+                            Some(SCHEDULED),
+                        )]
+                    } else {
+                        Vec::new()
+                    };
+                    prop_assert_eq!(new_actions, voided);
+                }
+                (ScheduledKind::Void, Some(r)) => {
+                    return Err(TestCaseError::fail(format!(
+                        "a due scheduled void was refused: {r:?}"
+                    )));
+                }
+            }
+            prop_assert_eq!(&after.scheduled_action, &None);
+        }
+    }
+    // The worker cannot spin: what it just did is not offered again at the same moment.
+    let again = after.due(now);
+    prop_assert!(
+        again.as_ref() != Some(&(*due_at, due.clone())),
+        "{:?} is still due after the worker performed it",
+        due
+    );
+    Ok(())
+}
+
+/// What must hold of the events of a whole sequence.
+fn check_history(events: &[EventType]) -> Result<(), TestCaseError> {
+    let count = |e: EventType| events.iter().filter(|x| **x == e).count();
+    prop_assert!(
+        count(EventType::PaymentIntentAuthorizationExpiring) <= 1,
+        "the expiring-soon warning was sent more than once: {:?}",
+        events
+    );
+    prop_assert!(
+        count(EventType::PaymentIntentSucceeded) + count(EventType::PaymentIntentCanceled) <= 1,
+        "resolved more than once: {:?}",
+        events
+    );
+    prop_assert!(count(EventType::PaymentIntentRequiresCapture) <= 1);
+    if let Some(warned) = events
+        .iter()
+        .position(|e| *e == EventType::PaymentIntentAuthorizationExpiring)
+    {
+        let (earlier, _) = events.split_at(warned);
+        prop_assert!(
+            earlier.contains(&EventType::PaymentIntentRequiresCapture),
+            "a warning before the hold"
+        );
+        prop_assert!(
+            !earlier.contains(&EventType::PaymentIntentSucceeded)
+                && !earlier.contains(&EventType::PaymentIntentCanceled),
+            "a warning after the hold was resolved"
+        );
+    }
+    Ok(())
+}
+
+/// Setting a scheduled action: refused exactly as the contract says, or it replaces the schedule and
+/// nothing else.
+fn check_schedule(
+    before: &PaymentIntent,
+    at: Timestamp,
+    s: &Schedule,
+    outcome: &Outcome,
+    after: &PaymentIntent,
+) -> Result<(), TestCaseError> {
+    let req = schedule_request(before, at, s);
+    match (expected_schedule(before, &req, at), outcome) {
+        (Ok(()), Outcome::Moved(events)) => {
+            prop_assert!(events.is_empty());
+            let mut want = before.clone();
+            want.version += 1;
+            want.updated_at = at;
+            want.scheduled_action = Some(ScheduledAction {
+                kind: kind_of(s.kind).expect("a valid type"),
+                at: req.at,
+                offset_before_expiry_seconds: None,
+                amount: req
+                    .amount
+                    .as_ref()
+                    .map(|raw| Money::new(raw.amount, before.currency())),
+            });
+            prop_assert_eq!(after, &want);
+        }
+        (Err((code, param)), Outcome::Refused(r)) => {
+            prop_assert_eq!(r.code, code, "{}", r.message);
+            prop_assert_eq!(r.param.as_deref(), param);
+            prop_assert_eq!(after, before);
+        }
+        (want, got) => {
+            return Err(TestCaseError::fail(format!(
+                "setting {req:?} on a {} intent at {at:?}: expected {want:?}, got {got:?}",
+                before.status.as_str()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Clearing the scheduled action: removes it and nothing else from an intent that is still open;
+/// a resolved intent (terminal, or a hold past its deadline that reads as expired) is left alone,
+/// since its schedule can never run and the write would change a settled intent.
+fn check_unschedule(
+    before: &PaymentIntent,
+    at: Timestamp,
+    outcome: &Outcome,
+    after: &PaymentIntent,
+) -> Result<(), TestCaseError> {
+    let resolved = before.status.is_terminal() || lapsed(before, at);
+    match outcome {
+        Outcome::Moved(events) => {
+            prop_assert!(
+                !resolved,
+                "clear_scheduled_action wrote a new version of an intent that reads as {} (stored \
+                 as {}, at {:?}); expected None",
+                before.as_of(at).status.as_str(),
+                before.status.as_str(),
+                at
+            );
+            prop_assert!(before.scheduled_action.is_some());
+            prop_assert!(events.is_empty());
+            let mut want = before.clone();
+            want.version += 1;
+            want.updated_at = at;
+            want.scheduled_action = None;
+            prop_assert_eq!(after, &want);
+        }
+        Outcome::Quiet => {
+            prop_assert!(resolved || before.scheduled_action.is_none());
+            prop_assert_eq!(after, before);
+        }
+        other => {
+            return Err(TestCaseError::fail(format!("clearing gave {other:?}")));
+        }
+    }
+    Ok(())
+}
+
 /// What must hold of one step, given the intent and clock before it.
 fn check_step(
     before: &PaymentIntent,
@@ -415,17 +1246,53 @@ fn check_step(
 ) -> Result<(), TestCaseError> {
     check_intent(after)?;
 
+    match (cmd, outcome) {
+        (Cmd::Schedule(s), _) => check_schedule(before, at, s, outcome, after)?,
+        (Cmd::Unschedule, _) => check_unschedule(before, at, outcome, after)?,
+        (Cmd::Work | Cmd::WorkNextDue, Outcome::Worked(work)) => {
+            let stop = match cmd {
+                Cmd::WorkNextDue => before.next_due_at().map_or(at, |next| next.max(at)),
+                _ => at,
+            };
+            prop_assert_eq!(work.at, stop, "the worker ran at the wrong moment");
+            check_work(before, work, after)?;
+        }
+        (_, Outcome::Stuck(why)) => {
+            return Err(TestCaseError::fail(format!(
+                "due work could not be performed: {why}"
+            )));
+        }
+        (Cmd::Work | Cmd::WorkNextDue, _) => {
+            return Err(TestCaseError::fail(
+                "the worker gave the wrong kind of outcome",
+            ));
+        }
+        _ => check_command(before, at, cmd, outcome, after)?,
+    }
+
     if before.status.is_terminal() {
         prop_assert_eq!(after, before, "a terminal intent changed");
     }
     if lapsed(before, at) {
+        let expired_by_worker = after.status == Status::Expired
+            && matches!(outcome, Outcome::Worked(w) if matches!(w.due, Some((_, Due::Expiry))));
         prop_assert!(
-            after == before || *after == before.as_of(at),
+            expired_by_worker || after == before || *after == before.as_of(at),
             "a lapsed hold became {:?}",
             after.status
         );
     }
+    Ok(())
+}
 
+/// The commands of the API proper: confirm, authenticate, capture, cancel, time and `as_of`.
+fn check_command(
+    before: &PaymentIntent,
+    at: Timestamp,
+    cmd: &Cmd,
+    outcome: &Outcome,
+    after: &PaymentIntent,
+) -> Result<(), TestCaseError> {
     match (expected(before, cmd, at), outcome) {
         (Some(Ok(())), Outcome::Moved(events)) => {
             prop_assert_eq!(
@@ -439,6 +1306,7 @@ fn check_step(
                 after.actions.starts_with(&before.actions),
                 "the action history was rewritten"
             );
+            check_command_deadlines(before, at, cmd, after)?;
         }
         (Some(Err(code)), Outcome::Refused(r)) => {
             prop_assert_eq!(r.code, code, "{}", r.message);
@@ -466,10 +1334,64 @@ fn check_step(
     Ok(())
 }
 
+/// What a successful command does to the deadlines: placing a hold resolves a create-time schedule
+/// to `deadline - offset` and the warning to `deadline - lead`, neither before the authorization;
+/// capture and cancel clear both.
+fn check_command_deadlines(
+    before: &PaymentIntent,
+    at: Timestamp,
+    cmd: &Cmd,
+    after: &PaymentIntent,
+) -> Result<(), TestCaseError> {
+    match cmd {
+        Cmd::Confirm(_) | Cmd::Authenticate(_) if after.status == Status::RequiresCapture => {
+            let Some(deadline) = after.authorization_expires_at else {
+                return Err(TestCaseError::fail("a hold without a deadline"));
+            };
+            prop_assert_eq!(
+                after.expiry_warning_at,
+                after
+                    .expiry_warning_lead_seconds
+                    .map(|lead| deadline.plus_seconds(-lead).max(at)),
+                "the warning is due lead seconds before the deadline, not before the hold"
+            );
+            let mut want = before.scheduled_action.clone();
+            if let Some(s) = &mut want
+                && let Some(offset) = s.offset_before_expiry_seconds
+            {
+                s.at = Some(deadline.plus_seconds(-offset).max(at));
+            }
+            prop_assert_eq!(
+                &after.scheduled_action,
+                &want,
+                "a create-time schedule resolves offset seconds before the deadline"
+            );
+        }
+        Cmd::Confirm(_) | Cmd::Authenticate(_) => {
+            prop_assert_eq!(after.expiry_warning_at, None);
+            prop_assert_eq!(&after.scheduled_action, &before.scheduled_action);
+        }
+        Cmd::Capture { .. } | Cmd::Cancel(_) => {
+            prop_assert_eq!(
+                &after.scheduled_action,
+                &None,
+                "capture and cancel clear the schedule"
+            );
+            prop_assert_eq!(
+                after.expiry_warning_at,
+                None,
+                "capture and cancel clear the warning"
+            );
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 fn config() -> ProptestConfig {
     let mut config = ProptestConfig::default();
     if std::env::var_os("PROPTEST_CASES").is_none() {
-        config.cases = 500;
+        config.cases = 2000;
     }
     config
 }
@@ -479,17 +1401,23 @@ proptest! {
 
     #[test]
     fn random_command_sequences_keep_the_money_rules(
-        intent in created(),
+        creation in creation(),
         cmds in prop::collection::vec(command(), 1..40),
     ) {
+        let intent = open(&creation)?;
         check_intent(&intent)?;
+        check_deadlines(&intent, T0)?;
         prop_assert_eq!(intent.version, 1);
         let mut world = World { intent, now: T0, ids: 0 };
+        let mut events = Vec::new();
         for cmd in &cmds {
             let before = world.intent.clone();
             let at = world.now;
             let outcome = world.step(cmd);
             check_step(&before, at, cmd, &outcome, &world.intent)?;
+            check_deadlines(&world.intent, world.now)?;
+            events.extend_from_slice(outcome.events());
+            check_history(&events)?;
         }
     }
 

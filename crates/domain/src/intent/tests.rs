@@ -975,3 +975,470 @@ fn as_of_leaves_every_other_state_alone() {
         assert_eq!(pi.as_of(far), pi, "{s:?}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Deadlines: what falls due and in what order, and setting a scheduled action.
+// ---------------------------------------------------------------------------------------------
+
+const HOUR: i64 = 3_600;
+
+fn schedule_req(kind: &str, at: Option<Timestamp>, amount: Option<RawMoney>) -> ScheduleRequest {
+    ScheduleRequest {
+        kind: kind.into(),
+        at,
+        offset_before_expiry_seconds: None,
+        amount,
+    }
+}
+
+/// A manual-capture hold placed at `AUTHORIZED_AT` until `DEADLINE`, created with this expiry
+/// warning lead and this create-time scheduled action (type, offset before the deadline).
+fn hold_with(lead: Option<i64>, at_creation: Option<(&str, i64)>) -> PaymentIntent {
+    let req = CreateRequest {
+        expiry_warning_lead_seconds: lead,
+        scheduled_action: at_creation.map(|(kind, offset)| ScheduleRequest {
+            kind: kind.into(),
+            at: None,
+            offset_before_expiry_seconds: Some(offset),
+            amount: None,
+        }),
+        ..request("manual")
+    };
+    let created = try_create(req).expect("a valid request").intent;
+    authorize(&created, authorized(DEADLINE, false), AUTHORIZED_AT).intent
+}
+
+/// `intent` with a scheduled action (no amount) set at `now`.
+fn with_schedule(
+    intent: &PaymentIntent,
+    kind: &str,
+    at: Timestamp,
+    now: Timestamp,
+) -> PaymentIntent {
+    set_scheduled_action(intent, &schedule_req(kind, Some(at), None), now)
+        .expect("a valid schedule")
+        .intent
+}
+
+/// What `due` offers for a scheduled action set through the API (no offset, no amount).
+fn scheduled(kind: ScheduledKind, at: Timestamp) -> Due {
+    Due::Scheduled(ScheduledAction {
+        kind,
+        at: Some(at),
+        offset_before_expiry_seconds: None,
+        amount: None,
+    })
+}
+
+/// A row of the `due` table: what, on which intent, at what time, and what must be due.
+type DueRow<'a> = (
+    &'a str,
+    &'a PaymentIntent,
+    Timestamp,
+    Option<(Timestamp, Due)>,
+);
+
+#[test]
+fn due_offers_the_earliest_item_and_past_the_deadline_only_expiry() {
+    use ScheduledKind::{Capture, Void};
+    let warn_at = DEADLINE.plus_seconds(-HOUR);
+    let plain = hold_with(None, None);
+    let warned = hold_with(Some(HOUR), None);
+    assert_eq!(warned.expiry_warning_at, Some(warn_at));
+    let same_second = with_schedule(&warned, "capture", warn_at, WITHIN);
+    let schedule_first = with_schedule(&warned, "void", warn_at.plus_seconds(-60), WITHIN);
+    let warning_first = with_schedule(&warned, "capture", warn_at.plus_seconds(60), WITHIN);
+    let warned_at_deadline = hold_with(Some(0), None);
+    let last_second = with_schedule(&plain, "capture", DEADLINE.plus_seconds(-1), WITHIN);
+    let warning_sent = apply_expiry_warning(&warned, warn_at)
+        .expect("the warning is due")
+        .intent;
+    let unconfirmed = with_schedule(&create_with("manual"), "void", WITHIN, T0);
+    let expired = with_ctx(PAST, |ctx| apply_expiry(&same_second, ctx))
+        .expect("the hold lapsed")
+        .intent;
+    let captured = capture_all(&same_second, WITHIN).intent;
+    let (expired_view, _) = start(Start::Expired);
+    let far = PAST.plus_seconds(30 * SECONDS_PER_DAY);
+    let expiry = || Some((PAST, Due::Expiry));
+
+    #[rustfmt::skip]
+    let rows: Vec<DueRow<'_>> = vec![
+        ("plain hold, inside it",                    &plain, WITHIN, None),
+        ("plain hold, at the deadline second",       &plain, DEADLINE, None),
+        ("plain hold, the second after",             &plain, PAST, expiry()),
+        ("plain hold, long after: due since PAST",   &plain, far, expiry()),
+        ("warning, a second early",                  &warned, warn_at.plus_seconds(-1), None),
+        ("warning, at its second",                   &warned, warn_at, Some((warn_at, Due::ExpiryWarning))),
+        ("warning, unsent until the deadline",       &warned, DEADLINE, Some((warn_at, Due::ExpiryWarning))),
+        ("warning, unsent past the deadline: moot",  &warned, PAST, expiry()),
+        ("warning sent: nothing until expiry",       &warning_sent, DEADLINE, None),
+        ("warning sent: then expiry",                &warning_sent, PAST, expiry()),
+        ("scheduled and warning at the same second", &same_second, warn_at, Some((warn_at, scheduled(Capture, warn_at)))),
+        ("same second, a second early",              &same_second, warn_at.plus_seconds(-1), None),
+        ("same second, past the deadline",           &same_second, far, expiry()),
+        ("scheduled a minute before the warning",    &schedule_first, warn_at, Some((warn_at.plus_seconds(-60), scheduled(Void, warn_at.plus_seconds(-60))))),
+        ("warning a minute before the scheduled",    &warning_first, warn_at.plus_seconds(60), Some((warn_at, Due::ExpiryWarning))),
+        ("warning at the deadline, before expiry",   &warned_at_deadline, DEADLINE, Some((DEADLINE, Due::ExpiryWarning))),
+        ("warning at the deadline, a second later",  &warned_at_deadline, PAST, expiry()),
+        ("scheduled at the last second",             &last_second, DEADLINE, Some((DEADLINE.plus_seconds(-1), scheduled(Capture, DEADLINE.plus_seconds(-1))))),
+        ("scheduled at the last second, too late",   &last_second, PAST, expiry()),
+        ("before a hold, not yet",                   &unconfirmed, WITHIN.plus_seconds(-1), None),
+        ("before a hold, at its second",             &unconfirmed, WITHIN, Some((WITHIN, scheduled(Void, WITHIN)))),
+        ("before a hold, no deadline to pass",       &unconfirmed, far, Some((WITHIN, scheduled(Void, WITHIN)))),
+        ("expiry recorded",                          &expired, far, None),
+        ("captured",                                 &captured, far, None),
+        ("expired view",                             &expired_view, far, None),
+    ];
+    let failures: Vec<String> = rows
+        .iter()
+        .filter(|(_, pi, now, want)| pi.due(*now) != *want)
+        .map(|(name, pi, now, want)| {
+            format!("{name}: due({now:?}) is {:?}, want {want:?}", pi.due(*now))
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn next_due_at_is_the_earliest_moment_and_never_later_than_expiry() {
+    let warn_at = DEADLINE.plus_seconds(-HOUR);
+    let warned = hold_with(Some(HOUR), None);
+    let unconfirmed = with_schedule(&create_with("manual"), "capture", WITHIN, T0);
+    // Set before the hold, for a moment the hold turned out not to reach.
+    let beyond = with_schedule(
+        &create_with("manual"),
+        "capture",
+        DEADLINE.plus_seconds(SECONDS_PER_DAY),
+        T0,
+    );
+    let beyond = authorize(&beyond, authorized(DEADLINE, false), AUTHORIZED_AT).intent;
+    let offset_unresolved = try_create(CreateRequest {
+        scheduled_action: Some(ScheduleRequest {
+            kind: "void".into(),
+            at: None,
+            offset_before_expiry_seconds: Some(HOUR),
+            amount: None,
+        }),
+        ..request("manual")
+    })
+    .expect("a valid request")
+    .intent;
+    let (held, _) = start(Start::RequiresCapture);
+    let (succeeded, _) = start(Start::Succeeded);
+    let (canceled, _) = start(Start::Canceled);
+    let (expired_view, _) = start(Start::Expired);
+    let expired = with_ctx(PAST, |ctx| apply_expiry(&warned, ctx))
+        .expect("the hold lapsed")
+        .intent;
+
+    #[rustfmt::skip]
+    let rows: Vec<(&str, PaymentIntent, Option<Timestamp>)> = vec![
+        ("created, nothing scheduled",               create_with("manual"), None),
+        ("create-time offset, no deadline yet",      offset_unresolved, None),
+        ("scheduled before a hold",                  unconfirmed, Some(WITHIN)),
+        ("a plain hold: expiry",                     held, Some(PAST)),
+        ("a warning",                                warned.clone(), Some(warn_at)),
+        ("scheduled and warning at the same second", with_schedule(&warned, "capture", warn_at, WITHIN), Some(warn_at)),
+        ("scheduled before the warning",             with_schedule(&warned, "void", warn_at.plus_seconds(-60), WITHIN), Some(warn_at.plus_seconds(-60))),
+        ("warning before the scheduled",             with_schedule(&warned, "capture", warn_at.plus_seconds(60), WITHIN), Some(warn_at)),
+        ("warning at the deadline",                  hold_with(Some(0), None), Some(DEADLINE)),
+        ("warning sent",                             apply_expiry_warning(&warned, warn_at).expect("due").intent, Some(PAST)),
+        ("scheduled beyond the deadline",            beyond, Some(PAST)),
+        ("succeeded",                                succeeded, None),
+        ("canceled",                                 canceled, None),
+        ("expiry recorded",                          expired, None),
+        ("expired view",                             expired_view, None),
+    ];
+    let failures: Vec<String> = rows
+        .iter()
+        .filter(|(_, pi, want)| pi.next_due_at() != *want)
+        .map(|(name, pi, want)| format!("{name}: {:?}, want {want:?}", pi.next_due_at()))
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn creation_time_deadlines_resolve_when_the_hold_is_placed() {
+    let pi = hold_with(Some(2 * HOUR), Some(("capture", 3 * HOUR)));
+    assert_eq!(pi.expiry_warning_at, Some(DEADLINE.plus_seconds(-2 * HOUR)));
+    assert_eq!(
+        pi.scheduled_action,
+        Some(ScheduledAction {
+            kind: ScheduledKind::Capture,
+            at: Some(DEADLINE.plus_seconds(-3 * HOUR)),
+            offset_before_expiry_seconds: Some(3 * HOUR),
+            amount: None,
+        })
+    );
+    assert_eq!(pi.next_due_at(), Some(DEADLINE.plus_seconds(-3 * HOUR)));
+
+    // Longer than the hold: due as soon as it is placed, never before.
+    let long = hold_with(
+        Some(30 * SECONDS_PER_DAY),
+        Some(("void", 30 * SECONDS_PER_DAY)),
+    );
+    assert_eq!(long.expiry_warning_at, Some(AUTHORIZED_AT));
+    let action = long.scheduled_action.clone().expect("resolved");
+    assert_eq!(action.at, Some(AUTHORIZED_AT));
+    assert_eq!(
+        long.due(AUTHORIZED_AT),
+        Some((AUTHORIZED_AT, Due::Scheduled(action)))
+    );
+
+    // A decline places no hold: nothing resolves and nothing is due.
+    let created = try_create(CreateRequest {
+        expiry_warning_lead_seconds: Some(HOUR),
+        scheduled_action: Some(ScheduleRequest {
+            kind: "void".into(),
+            at: None,
+            offset_before_expiry_seconds: Some(HOUR),
+            amount: None,
+        }),
+        ..request("manual")
+    })
+    .expect("a valid request")
+    .intent;
+    let declined = authorize(&created, declined(), AUTHORIZED_AT).intent;
+    assert_eq!(declined.expiry_warning_at, None);
+    assert_eq!(declined.scheduled_action.and_then(|s| s.at), None);
+}
+
+#[test]
+fn a_creation_time_schedule_is_checked() {
+    let with = |kind: &str, offset: Option<i64>, capture_method: &str| CreateRequest {
+        scheduled_action: Some(ScheduleRequest {
+            kind: kind.into(),
+            at: None,
+            offset_before_expiry_seconds: offset,
+            amount: None,
+        }),
+        ..request(capture_method)
+    };
+    let offset = "scheduled_action.offset_before_expiry_seconds";
+    #[rustfmt::skip]
+    let rows = [
+        (with("refund", Some(HOUR), "manual"),   at(E::InvalidParameter, "scheduled_action.type")),
+        (with("capture", None, "manual"),        at(E::MissingParameter, offset)),
+        (with("capture", Some(0), "manual"),     at(E::InvalidParameter, offset)),
+        (with("void", Some(-HOUR), "manual"),    at(E::InvalidParameter, offset)),
+        (with("void", Some(HOUR), "automatic"),  at(E::InvalidParameter, "scheduled_action")),
+    ];
+    for (req, want) in rows {
+        let what = format!("{:?}", req.scheduled_action);
+        assert_eq!(rejected(req), want, "{what}");
+    }
+}
+
+/// When a scheduled action is asked to run, relative to the row's `now` or to `DEADLINE`.
+#[derive(Debug, Clone, Copy)]
+enum At {
+    Missing,
+    FromNow(i64),
+    FromDeadline(i64),
+}
+
+impl At {
+    fn resolve(self, now: Timestamp) -> Option<Timestamp> {
+        match self {
+            At::Missing => None,
+            At::FromNow(s) => Some(now.plus_seconds(s)),
+            At::FromDeadline(s) => Some(DEADLINE.plus_seconds(s)),
+        }
+    }
+}
+
+const FUTURE: At = At::FromNow(60);
+
+/// A refused schedule: what, from where, type, time, amount (minor units, currency), and the
+/// code and parameter it must be refused with.
+type ScheduleRefusal = (
+    &'static str,
+    Start,
+    &'static str,
+    At,
+    Option<(i64, &'static str)>,
+    ErrorCode,
+    Option<&'static str>,
+);
+
+/// An accepted schedule: from where, type, time, amount, and the scheduled action's kind and amount.
+type ScheduleAccepted = (
+    Start,
+    &'static str,
+    At,
+    Option<(i64, &'static str)>,
+    ScheduledKind,
+    Option<Money>,
+);
+const USD_A: Option<(i64, &str)> = Some((A, "USD"));
+
+#[rustfmt::skip]
+const SCHEDULE_REFUSALS: &[ScheduleRefusal] = &[
+    // Status first: only an open intent inside its hold takes a schedule.
+    ("succeeded",                     S::Succeeded,                   "capture", FUTURE, None, E::InvalidStatusForScheduledAction, None),
+    ("canceled",                      S::Canceled,                    "void",    FUTURE, None, E::InvalidStatusForScheduledAction, None),
+    ("expired",                       S::Expired,                     "void",    FUTURE, None, E::InvalidStatusForScheduledAction, None),
+    ("overdue, expiry not recorded",  S::RequiresCapturePastDeadline, "capture", FUTURE, None, E::InvalidStatusForScheduledAction, None),
+    ("status before type and time",   S::Succeeded,                   "refund",  At::Missing, USD_A, E::InvalidStatusForScheduledAction, None),
+    // Then the type.
+    ("an unknown type",               S::RequiresCapture,       "refund",  FUTURE, None, E::InvalidParameter, Some("type")),
+    ("types are lower case",          S::RequiresCapture,       "Capture", FUTURE, None, E::InvalidParameter, Some("type")),
+    ("an empty type",                 S::RequiresPaymentMethod, "",        FUTURE, None, E::InvalidParameter, Some("type")),
+    ("type before time",              S::RequiresCapture,       "refund",  At::FromNow(-1), None, E::InvalidParameter, Some("type")),
+    // Then the time: in the future, and before the deadline.
+    ("no time",                       S::RequiresCapture,       "capture", At::Missing, None, E::MissingParameter, Some("at")),
+    ("now is not the future",         S::RequiresCapture,       "capture", At::FromNow(0), None, E::InvalidParameter, Some("at")),
+    ("a second ago",                  S::RequiresCapture,       "void",    At::FromNow(-1), None, E::InvalidParameter, Some("at")),
+    ("in the past, before a hold",    S::RequiresPaymentMethod, "void",    At::FromNow(-60), None, E::InvalidParameter, Some("at")),
+    ("in the past, awaiting 3DS",     S::RequiresAction,        "capture", At::FromNow(-60), None, E::InvalidParameter, Some("at")),
+    ("at the deadline",               S::RequiresCapture,       "capture", At::FromDeadline(0), None, E::ScheduledActionAfterExpiry, Some("at")),
+    ("after the deadline",            S::RequiresCapture,       "void",    At::FromDeadline(1), None, E::ScheduledActionAfterExpiry, Some("at")),
+    ("time before amount",            S::RequiresCapture,       "void",    At::FromNow(-1), USD_A, E::InvalidParameter, Some("at")),
+    ("deadline before amount",        S::RequiresCapture,       "capture", At::FromDeadline(0), Some((0, "USD")), E::ScheduledActionAfterExpiry, Some("at")),
+    // Then the amount: a void takes none; a capture's passes the capture checks, in their order.
+    ("a void with an amount",         S::RequiresCapture,       "void",    FUTURE, USD_A, E::InvalidParameter, Some("amount_money")),
+    ("a void with one, before a hold",S::RequiresPaymentMethod, "void",    FUTURE, Some((1, "USD")), E::InvalidParameter, Some("amount_money")),
+    ("a cent more than the hold",     S::RequiresCapture,       "capture", FUTURE, Some((A + 1, "USD")), E::CaptureAmountExceedsAuthorized, Some("amount_money.amount")),
+    ("more than the intent's amount", S::RequiresPaymentMethod, "capture", FUTURE, Some((A + 1, "USD")), E::CaptureAmountExceedsAuthorized, Some("amount_money.amount")),
+    ("i64::MAX",                      S::RequiresAction,        "capture", FUTURE, Some((i64::MAX, "USD")), E::CaptureAmountExceedsAuthorized, Some("amount_money.amount")),
+    ("another currency",              S::RequiresCapture,       "capture", FUTURE, Some((PART, "EUR")), E::CaptureCurrencyMismatch, Some("amount_money.currency")),
+    ("a lower-case currency",         S::RequiresCapture,       "capture", FUTURE, Some((PART, "usd")), E::CaptureCurrencyMismatch, Some("amount_money.currency")),
+    ("not a currency",                S::RequiresPaymentMethod, "capture", FUTURE, Some((PART, "XYZ")), E::CaptureCurrencyMismatch, Some("amount_money.currency")),
+    ("too much, in EUR: currency first", S::RequiresCapture,    "capture", FUTURE, Some((A + 1, "EUR")), E::CaptureCurrencyMismatch, Some("amount_money.currency")),
+    ("zero",                          S::RequiresCapture,       "capture", FUTURE, Some((0, "USD")), E::InvalidCaptureAmount, Some("amount_money.amount")),
+    ("negative",                      S::RequiresPaymentMethod, "capture", FUTURE, Some((-1, "USD")), E::InvalidCaptureAmount, Some("amount_money.amount")),
+    ("zero, in EUR: amount first",    S::RequiresCapture,       "capture", FUTURE, Some((0, "EUR")), E::InvalidCaptureAmount, Some("amount_money.amount")),
+];
+
+#[test]
+fn set_scheduled_action_refuses_with_the_exact_code_and_parameter() {
+    let mut failures = Vec::new();
+    for &(name, s, kind, when, amount, code, param) in SCHEDULE_REFUSALS {
+        let (before, now) = start(s);
+        let req = schedule_req(
+            kind,
+            when.resolve(now),
+            amount.map(|(n, currency)| raw(n, currency)),
+        );
+        match set_scheduled_action(&before, &req, now) {
+            Err(r) if r.code == code && r.param.as_deref() == param => {}
+            other => failures.push(format!(
+                "{name}: want {code} (param {param:?}), got {other:?}"
+            )),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows failed:\n{}",
+        failures.len(),
+        SCHEDULE_REFUSALS.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn set_scheduled_action_sets_the_schedule_and_nothing_else() {
+    let usd = |n| Some(Money::new(n, usd()));
+    #[rustfmt::skip]
+    let rows: &[ScheduleAccepted] = &[
+        (S::RequiresCapture,       "capture", At::FromDeadline(-1), USD_A,             ScheduledKind::Capture, usd(A)),
+        (S::RequiresCapture,       "capture", At::FromNow(1),       None,              ScheduledKind::Capture, None),
+        (S::RequiresCapture,       "capture", FUTURE,               Some((1, "USD")),  ScheduledKind::Capture, usd(1)),
+        (S::RequiresCapture,       "void",    FUTURE,               None,              ScheduledKind::Void,    None),
+        // Before a hold there is no deadline to stay inside.
+        (S::RequiresPaymentMethod, "capture", At::FromDeadline(SECONDS_PER_DAY), Some((PART, "USD")), ScheduledKind::Capture, usd(PART)),
+        (S::RequiresAction,        "void",    FUTURE,               None,              ScheduledKind::Void,    None),
+    ];
+    for &(s, kind, when, amount, want_kind, want_amount) in rows {
+        let (before, now) = start(s);
+        let at = when.resolve(now);
+        let req = schedule_req(kind, at, amount.map(|(n, c)| raw(n, c)));
+        let t = set_scheduled_action(&before, &req, now)
+            .unwrap_or_else(|r| panic!("{s:?} {kind} {when:?}: refused {r:?}"));
+        assert!(t.events.is_empty(), "{s:?} {kind}");
+        let mut want = before.clone();
+        want.version += 1;
+        want.updated_at = now;
+        want.scheduled_action = Some(ScheduledAction {
+            kind: want_kind,
+            at,
+            offset_before_expiry_seconds: None,
+            amount: want_amount,
+        });
+        assert_eq!(t.intent, want, "{s:?} {kind} {when:?}");
+    }
+
+    // A second schedule replaces the first; clearing removes it, once.
+    let (held, now) = start(Start::RequiresCapture);
+    let first = with_schedule(&held, "capture", now.plus_seconds(60), now);
+    let second = with_schedule(&first, "void", now.plus_seconds(120), now);
+    assert_eq!(
+        second.scheduled_action,
+        Some(ScheduledAction {
+            kind: ScheduledKind::Void,
+            at: Some(now.plus_seconds(120)),
+            offset_before_expiry_seconds: None,
+            amount: None,
+        })
+    );
+    let cleared = clear_scheduled_action(&second, now)
+        .expect("there is one")
+        .intent;
+    assert_eq!(cleared.scheduled_action, None);
+    assert_eq!(cleared.version, second.version + 1);
+    assert!(clear_scheduled_action(&cleared, now).is_none());
+    assert!(clear_scheduled_action(&held, now).is_none());
+}
+
+/// Capture, cancel and expiry each clear the schedule and the pending warning.
+#[test]
+fn resolving_a_hold_clears_its_deadlines() {
+    let (warned, now) = (hold_with(Some(HOUR), None), WITHIN);
+    let pending = with_schedule(&warned, "capture", DEADLINE.plus_seconds(-2 * HOUR), now);
+    assert!(pending.scheduled_action.is_some() && pending.expiry_warning_at.is_some());
+    let resolved = [
+        capture_all(&pending, now).intent,
+        cancel(&pending, None, now).intent,
+        with_ctx(PAST, |ctx| apply_expiry(&pending, ctx))
+            .expect("the hold lapsed")
+            .intent,
+    ];
+    for pi in resolved {
+        assert_eq!(pi.scheduled_action, None, "{:?}", pi.status);
+        assert_eq!(pi.expiry_warning_at, None, "{:?}", pi.status);
+        assert_eq!(pi.next_due_at(), None, "{:?}", pi.status);
+        assert_eq!(pi.due(PAST.plus_seconds(SECONDS_PER_DAY)), None);
+    }
+}
+
+/// Clearing the schedule of an intent that is already resolved, or of a hold whose deadline passed
+/// (it reads as expired before the worker records it), must not write a new version: the schedule
+/// can never run, a resolved intent never changes, and the service answers a `Some` with the
+/// transition's intent as it stands, not `as_of(now)`.
+#[test]
+fn clearing_the_schedule_of_a_resolved_intent_changes_nothing() {
+    let mut failures = Vec::new();
+    let (held, _) = start(Start::RequiresCapture);
+    let overdue = with_schedule(&held, "capture", DEADLINE.plus_seconds(-HOUR), WITHIN);
+    assert_eq!(overdue.as_of(PAST).status, Status::Expired);
+    if let Some(t) = clear_scheduled_action(&overdue, PAST) {
+        failures.push(format!(
+            "a hold past its deadline got version {} as {:?} with {} capturable",
+            t.intent.version, t.intent.status, t.intent.capturable
+        ));
+    }
+
+    // An automatic-capture intent scheduled before confirm, then settled by the confirm, keeps its
+    // (moot) schedule; clearing it must not change the succeeded intent.
+    let scheduled = with_schedule(&create_with("automatic"), "void", WITHIN, T0);
+    let settled = authorize(&scheduled, authorized(DEADLINE, true), AUTHORIZED_AT).intent;
+    assert_eq!(settled.status, Status::Succeeded);
+    if let Some(t) = clear_scheduled_action(&settled, WITHIN) {
+        failures.push(format!(
+            "a succeeded intent got version {} (was {})",
+            t.intent.version, settled.version
+        ));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
