@@ -642,11 +642,11 @@ pub fn apply_authorization(
                 next.authorization_expires_at = Some(expires_at);
                 next.expiry_warning_at = next
                     .expiry_warning_lead_seconds
-                    .map(|lead| expires_at.plus_seconds(-lead).max(now));
+                    .map(|lead| expires_at.plus_seconds(lead.saturating_neg()).max(now));
                 if let Some(schedule) = &mut next.scheduled_action
                     && let Some(offset) = schedule.offset_before_expiry_seconds
                 {
-                    schedule.at = Some(expires_at.plus_seconds(-offset).max(now));
+                    schedule.at = Some(expires_at.plus_seconds(offset.saturating_neg()).max(now));
                 }
                 Transition::new(next, vec![EventType::PaymentIntentRequiresCapture])
             }

@@ -215,6 +215,12 @@ pub fn set_scheduled_action(
             ),
         ));
     }
+    if intent.capture_method == CaptureMethod::Automatic {
+        return Err(Rejection::new(
+            ErrorCode::InvalidStatusForScheduledAction,
+            "an automatic-capture intent settles when it is confirmed; there is no hold to schedule",
+        ));
+    }
     let kind = ScheduledKind::parse(&req.kind).map_err(|r| Rejection {
         param: Some("type".into()),
         ..r
@@ -301,9 +307,13 @@ fn scheduled_amount(intent: &PaymentIntent, raw: &RawMoney) -> Result<Money, Rej
     Ok(Money::new(raw.amount, intent.currency()))
 }
 
-/// Clears the scheduled action; `None` when there was none.
+/// Clears the scheduled action; `None` when there is nothing to clear: no schedule, or an intent
+/// that is resolved (or past its deadline) and so can no longer change.
 pub fn clear_scheduled_action(intent: &PaymentIntent, now: Timestamp) -> Option<Transition> {
     intent.scheduled_action.as_ref()?;
+    if intent.status.is_terminal() || intent.is_due_for_expiry(now) {
+        return None;
+    }
     let mut next = intent.next_version(now);
     next.scheduled_action = None;
     Some(Transition::new(next, Vec::new()))

@@ -747,13 +747,17 @@ fn expected(intent: &PaymentIntent, cmd: &Cmd, now: Timestamp) -> Option<Result<
 }
 
 /// The contract's answer to setting a scheduled action: `Ok(())`, or the code and the parameter
-/// at fault, checking status, type, time, then amount.
+/// at fault, checking status (an automatic-capture intent has no hold to schedule), type, time,
+/// then amount.
 fn expected_schedule(
     intent: &PaymentIntent,
     req: &ScheduleRequest,
     now: Timestamp,
 ) -> Result<(), (ErrorCode, Option<&'static str>)> {
-    if intent.status.is_terminal() || lapsed(intent, now) {
+    if intent.status.is_terminal()
+        || lapsed(intent, now)
+        || intent.capture_method == holdfast_domain::intent::CaptureMethod::Automatic
+    {
         return Err((ErrorCode::InvalidStatusForScheduledAction, None));
     }
     let Some(kind) = kind_of(&req.kind) else {

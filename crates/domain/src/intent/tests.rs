@@ -1429,16 +1429,15 @@ fn clearing_the_schedule_of_a_resolved_intent_changes_nothing() {
         ));
     }
 
-    // An automatic-capture intent scheduled before confirm, then settled by the confirm, keeps its
-    // (moot) schedule; clearing it must not change the succeeded intent.
-    let scheduled = with_schedule(&create_with("automatic"), "void", WITHIN, T0);
-    let settled = authorize(&scheduled, authorized(DEADLINE, true), AUTHORIZED_AT).intent;
-    assert_eq!(settled.status, Status::Succeeded);
-    if let Some(t) = clear_scheduled_action(&settled, WITHIN) {
-        failures.push(format!(
-            "a succeeded intent got version {} (was {})",
-            t.intent.version, settled.version
-        ));
-    }
+    // An automatic-capture intent settles at confirm, so it takes no schedule at all (a schedule
+    // set before confirm would outlive the payment).
+    let refused = set_scheduled_action(
+        &create_with("automatic"),
+        &schedule_req("void", Some(WITHIN), None),
+        T0,
+    )
+    .expect_err("no schedule on automatic capture");
+    assert_eq!(refused.code, ErrorCode::InvalidStatusForScheduledAction);
+    assert_eq!(refused.param, None);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
