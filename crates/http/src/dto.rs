@@ -347,28 +347,28 @@ impl ActionOut {
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum EventData {
-    PaymentIntent {
-        object: Box<PaymentIntentOut>,
-    },
-    Refund {
-        object: Box<RefundOut>,
-    },
-    Order {
-        object: Box<OrderOut>,
-        payment_intent_id: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        authorized_money: Option<MoneyOut>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        capturable_money: Option<MoneyOut>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        authorization_expires_at: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        captured_money: Option<MoneyOut>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        released_money: Option<MoneyOut>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        refunded_money: Option<MoneyOut>,
-    },
+    PaymentIntent { object: Box<PaymentIntentOut> },
+    Refund { object: Box<RefundOut> },
+    Order(Box<OrderEventData>),
+}
+
+/// An order event's `data`: the order, and the money movement the event reports.
+#[derive(Debug, Serialize)]
+pub struct OrderEventData {
+    pub object: OrderOut,
+    pub payment_intent_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorized_money: Option<MoneyOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capturable_money: Option<MoneyOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization_expires_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub captured_money: Option<MoneyOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub released_money: Option<MoneyOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refunded_money: Option<MoneyOut>,
 }
 
 #[derive(Debug, Serialize)]
@@ -390,8 +390,8 @@ impl From<&Event> for EventOut {
             },
             EventObject::Order { order, detail } => {
                 let money = |amount: Option<i64>| amount.map(|a| MoneyOut::new(order.money(a)));
-                EventData::Order {
-                    object: Box::new(OrderOut::from(order.as_ref())),
+                EventData::Order(Box::new(OrderEventData {
+                    object: OrderOut::from(order.as_ref()),
                     payment_intent_id: detail.payment_intent_id.clone(),
                     authorized_money: money(detail.authorized),
                     capturable_money: money(detail.capturable),
@@ -399,7 +399,7 @@ impl From<&Event> for EventOut {
                     captured_money: money(detail.captured),
                     released_money: money(detail.released),
                     refunded_money: money(detail.refunded),
-                }
+                }))
             }
             EventObject::Refund(refund) => EventData::Refund {
                 object: Box::new(RefundOut::from(refund.as_ref())),

@@ -788,6 +788,7 @@ async fn duplicate_idempotency_key_rolls_back_the_whole_unit(store: Arc<dyn Stor
     let second_unit = UnitOfWork {
         intents: vec![second.intent.clone()],
         orders: Vec::new(),
+        refunds: Vec::new(),
         customers: vec![customer],
         payment_methods: vec![method],
         events: events_of(&second, "evt_2"),

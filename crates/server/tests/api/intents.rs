@@ -67,6 +67,7 @@ fn fresh(id: &str, amount: i64, capture_method: &str) -> Value {
         "capturable_amount_money": usd(0),
         "captured_amount_money": usd(0),
         "released_amount_money": usd(0),
+        "refunded_amount_money": usd(0),
         "authorized_at": null,
         "authorization_expires_at": null,
         "captured_at": null,
