@@ -20,6 +20,7 @@ use holdfast_domain::intent::{
     self, AuthorizationResult, CaptureMethod, CaptureRequest, Card, CreateRequest, Ctx,
     PaymentIntent, RawMoney, Status, Transition,
 };
+use holdfast_domain::test_clock::TestClock;
 use holdfast_domain::{Currency, Money, Scope, Timestamp};
 use holdfast_store::{
     ApiKey, EventFilter, IdempotencyRecord, IntentFilter, IntentOrder, Merchant, Page, PageRequest,
@@ -230,6 +231,12 @@ contract_tests! {
         intent_filters_by_capture_method_and_time,
         event_listing_and_filters,
         customers_and_payment_methods,
+        claim_due_takes_the_soonest_due_and_leases_them,
+        claim_due_answers_soonest_first,
+        due_on_clock_lists_one_clocks_due_intents_soonest_first,
+        open_holds_lists_every_merchants_holds_soonest_deadline_first,
+        test_clocks_round_trip_update_list_and_delete,
+        intents_in_deadline_order_with_a_keyset_cursor,
     ],
     url: [
         concurrent_opens_migrate_once_and_share_data,
@@ -1361,6 +1368,514 @@ async fn customers_and_payment_methods(store: Arc<dyn Store>) {
                 ..UnitOfWork::default()
             })
             .await,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deadlines: due work, open holds, test clocks, deadline order
+// ---------------------------------------------------------------------------------------------
+
+/// A hold of 1000 US cents placed at `now` on `clock` (none: the wall clock), lapsing after
+/// `expires_at`; it falls due (for expiry) at `expires_at + 1`.
+async fn held(
+    store: &Arc<dyn Store>,
+    id: &str,
+    scope: &Scope,
+    clock: Option<&str>,
+    now: Timestamp,
+    expires_at: Timestamp,
+) -> PaymentIntent {
+    let req = CreateRequest {
+        amount: Some(RawMoney {
+            amount: 1000,
+            currency: "USD".into(),
+        }),
+        capture_method: Some("manual".into()),
+        test_clock_id: clock.map(str::to_owned),
+        ..CreateRequest::default()
+    };
+    let created = intent::create(
+        id.to_owned(),
+        scope.clone(),
+        format!("secret_hash_{id}"),
+        req,
+        now,
+    )
+    .expect("a valid creation request");
+    let created = commit(store, &created, &format!("evt_{id}_created")).await;
+    let placed = commit(
+        store,
+        &authorize(&created, now, expires_at),
+        &format!("evt_{id}_auth"),
+    )
+    .await;
+    assert_eq!(placed.next_due_at(), Some(expires_at.plus_seconds(1)));
+    placed
+}
+
+/// The hold lapsed: what the expiry worker writes.
+fn expire(intent: &PaymentIntent, now: Timestamp) -> Transition {
+    with_ctx(now, |ctx| intent::apply_expiry(intent, ctx)).expect("due for expiry")
+}
+
+fn ids(intents: &[PaymentIntent]) -> Vec<&str> {
+    intents.iter().map(|i| i.id.as_str()).collect()
+}
+
+/// The ids of claimed intents as a sorted set: which ones were claimed, whatever the order.
+fn claimed(intents: &[PaymentIntent]) -> Vec<&str> {
+    let mut ids = ids(intents);
+    ids.sort_unstable();
+    ids
+}
+
+/// Four due holds of two merchants and one not yet due, placed in an order unlike their
+/// deadlines (so any order seen comes from the due time), and some intents never claimed: on a
+/// test clock, captured, unconfirmed. Returns `pi_d30`.
+async fn due_holds(store: &Arc<dyn Store>) -> PaymentIntent {
+    let s = test_scope();
+    let other = scope("mer_b", true);
+    let d30 = held(store, "pi_d30", &s, None, at(0), at(30)).await;
+    held(store, "pi_d10", &other, None, at(1), at(10)).await;
+    held(store, "pi_later", &s, None, at(2), at(500)).await;
+    held(store, "pi_d40", &s, None, at(3), at(40)).await;
+    held(store, "pi_on_clock", &s, Some("clock_1"), at(4), at(5)).await;
+    held(store, "pi_d20", &s, None, at(5), at(20)).await;
+    let captured = held(store, "pi_captured", &s, None, at(6), at(15)).await;
+    commit(store, &capture(&captured, 1000, at(7)), "evt_captured").await;
+    stored_intent(store, "pi_unconfirmed", &s, 1000, at(8)).await;
+    d30
+}
+
+async fn claim_due_takes_the_soonest_due_and_leases_them(store: Arc<dyn Store>) {
+    let s = test_scope();
+    let d30 = due_holds(&store).await;
+
+    // At its deadline a hold is not due yet; the test clock's hold never is, to the worker.
+    let none = store.claim_due(at(10), at(70), 10).await.expect("claim");
+    assert_eq!(ids(&none), Vec::<&str>::new());
+
+    // Every merchant's due holds, the soonest ones, no more than the limit.
+    let now = at(100);
+    let first = store.claim_due(now, at(160), 2).await.expect("claim");
+    assert_eq!(claimed(&first), vec!["pi_d10", "pi_d20"]);
+    for intent in &first {
+        assert_eq!(*intent, stored(&store, &intent.scope, &intent.id).await);
+    }
+    // Leased ones are not claimed again while the lease lasts.
+    let second = store.claim_due(now, at(160), 10).await.expect("claim");
+    assert_eq!(claimed(&second), vec!["pi_d30", "pi_d40"]);
+    assert!(
+        store
+            .claim_due(now, at(160), 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    assert!(
+        store
+            .claim_due(at(160), at(220), 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "a lease holds until its last second"
+    );
+    // Past the lease they are claimable again (a worker that died leaves them to the next).
+    let again = store.claim_due(at(161), at(221), 3).await.expect("claim");
+    assert_eq!(claimed(&again), vec!["pi_d10", "pi_d20", "pi_d30"]);
+
+    // A resolved hold is never due again; a later deadline falls due in its turn.
+    commit(&store, &expire(&d30, at(161)), "evt_d30_expired").await;
+    let rest = store.claim_due(at(221), at(281), 10).await.expect("claim");
+    assert_eq!(claimed(&rest), vec!["pi_d40"]);
+    let later = store.claim_due(at(501), at(561), 10).await.expect("claim");
+    assert_eq!(
+        claimed(&later),
+        vec!["pi_d10", "pi_d20", "pi_d40", "pi_later"]
+    );
+    assert_eq!(stored(&store, &s, "pi_d30").await.status, Status::Expired);
+}
+
+/// `claim_due` answers "soonest first", as its contract says (the worker works them in that order).
+async fn claim_due_answers_soonest_first(store: Arc<dyn Store>) {
+    due_holds(&store).await;
+    let first = store.claim_due(at(100), at(160), 2).await.expect("claim");
+    let all = store.claim_due(at(161), at(221), 10).await.expect("claim");
+    assert_eq!(
+        (ids(&first), ids(&all)),
+        (
+            vec!["pi_d10", "pi_d20"],
+            vec!["pi_d10", "pi_d20", "pi_d30", "pi_d40"]
+        ),
+        "claimed in due order"
+    );
+}
+
+async fn due_on_clock_lists_one_clocks_due_intents_soonest_first(store: Arc<dyn Store>) {
+    let s = test_scope();
+    held(&store, "pi_c1_late", &s, Some("clock_1"), at(0), at(50)).await;
+    held(&store, "pi_c1_soon", &s, Some("clock_1"), at(1), at(20)).await;
+    held(&store, "pi_c1_future", &s, Some("clock_1"), at(2), at(300)).await;
+    let done = held(&store, "pi_c1_done", &s, Some("clock_1"), at(3), at(10)).await;
+    commit(&store, &cancel(&done, at(4)), "evt_done").await;
+    held(&store, "pi_c2", &s, Some("clock_2"), at(4), at(10)).await;
+    held(&store, "pi_wall", &s, None, at(5), at(10)).await;
+
+    let due = |clock: &'static str, up_to: Timestamp, limit: u32| {
+        let store = Arc::clone(&store);
+        async move {
+            let intents = store
+                .due_on_clock(clock, up_to, limit)
+                .await
+                .expect("due on clock");
+            intents.iter().map(|i| i.id.clone()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        due("clock_1", at(100), 10).await,
+        vec!["pi_c1_soon", "pi_c1_late"]
+    );
+    assert_eq!(due("clock_1", at(100), 1).await, vec!["pi_c1_soon"]);
+    // Inclusive of `up_to`: due at `deadline + 1`.
+    assert_eq!(
+        due("clock_1", at(51), 10).await,
+        vec!["pi_c1_soon", "pi_c1_late"]
+    );
+    assert_eq!(due("clock_1", at(50), 10).await, vec!["pi_c1_soon"]);
+    assert_eq!(due("clock_1", at(20), 10).await, Vec::<String>::new());
+    assert_eq!(
+        due("clock_1", at(1000), 10).await,
+        vec!["pi_c1_soon", "pi_c1_late", "pi_c1_future"]
+    );
+    assert_eq!(due("clock_2", at(1000), 10).await, vec!["pi_c2"]);
+    assert_eq!(due("clock_3", at(1000), 10).await, Vec::<String>::new());
+    // The worker's claim takes none of them, and does not hide them from their clock.
+    let claimed = store
+        .claim_due(at(1000), at(1060), 10)
+        .await
+        .expect("claim");
+    assert_eq!(ids(&claimed), vec!["pi_wall"]);
+    assert_eq!(due("clock_1", at(1000), 10).await.len(), 3);
+    // What comes back is the stored intent.
+    let listed = store
+        .due_on_clock("clock_2", at(1000), 10)
+        .await
+        .expect("due on clock");
+    assert_eq!(listed[0], stored(&store, &s, "pi_c2").await);
+}
+
+async fn open_holds_lists_every_merchants_holds_soonest_deadline_first(store: Arc<dyn Store>) {
+    let s = test_scope();
+    held(&store, "pi_late", &s, None, at(0), at(300)).await;
+    let soon = held(&store, "pi_soon", &s, None, at(1), at(100)).await;
+    held(
+        &store,
+        "pi_live",
+        &scope("mer_b", true),
+        None,
+        at(2),
+        at(200),
+    )
+    .await;
+    held(&store, "pi_clock", &s, Some("clock_1"), at(3), at(150)).await;
+    held(&store, "pi_tie", &s, None, at(4), at(100)).await;
+    let captured = held(&store, "pi_captured", &s, None, at(5), at(120)).await;
+    commit(&store, &capture(&captured, 400, at(6)), "evt_captured").await;
+    let voided = held(&store, "pi_voided", &s, None, at(6), at(130)).await;
+    commit(&store, &cancel(&voided, at(7)), "evt_voided").await;
+    stored_intent(&store, "pi_unconfirmed", &s, 1000, at(8)).await;
+
+    let open = |before: Option<Timestamp>, limit: u32| {
+        let store = Arc::clone(&store);
+        async move {
+            let holds = store.open_holds(before, limit).await.expect("open holds");
+            holds.iter().map(|i| i.id.clone()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        open(None, 100).await,
+        vec!["pi_soon", "pi_tie", "pi_clock", "pi_live", "pi_late"]
+    );
+    assert_eq!(open(None, 2).await, vec!["pi_soon", "pi_tie"]);
+    // Strictly before: a deadline at `expiring_before` is not in.
+    assert_eq!(
+        open(Some(at(200)), 100).await,
+        vec!["pi_soon", "pi_tie", "pi_clock"]
+    );
+    assert_eq!(
+        open(Some(at(201)), 100).await,
+        vec!["pi_soon", "pi_tie", "pi_clock", "pi_live"]
+    );
+    assert_eq!(open(Some(at(100)), 100).await, Vec::<String>::new());
+    let holds = store
+        .open_holds(Some(at(101)), 100)
+        .await
+        .expect("open holds");
+    assert_eq!(holds[0], soon);
+    // Once recorded as expired, a hold is no longer open.
+    commit(&store, &expire(&soon, at(101)), "evt_soon_expired").await;
+    assert_eq!(
+        open(None, 100).await,
+        vec!["pi_tie", "pi_clock", "pi_live", "pi_late"]
+    );
+}
+
+async fn test_clocks_round_trip_update_list_and_delete(store: Arc<dyn Store>) {
+    let s = test_scope();
+    let clock = |id: &str, frozen_time: Timestamp, created_at: Timestamp| TestClock {
+        id: id.to_owned(),
+        scope: s.clone(),
+        name: Some(format!("clock {id}")),
+        frozen_time,
+        created_at,
+    };
+    let write = |clocks: Vec<TestClock>| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .commit(UnitOfWork {
+                    test_clocks: clocks,
+                    ..UnitOfWork::default()
+                })
+                .await
+        }
+    };
+    let get = |scope: Scope, id: &'static str, include_deleted: bool| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .get_test_clock(&scope, id, include_deleted)
+                .await
+                .expect("get test clock")
+        }
+    };
+
+    let first = clock("clock_1", at(1000), at(0));
+    write(vec![first.clone()]).await.expect("insert");
+    assert_eq!(get(s.clone(), "clock_1", false).await, Some(first.clone()));
+    assert_eq!(get(scope("mer_a", true), "clock_1", false).await, None);
+    assert_eq!(get(scope("mer_b", false), "clock_1", true).await, None);
+    assert_eq!(get(s.clone(), "clock_nope", true).await, None);
+
+    // Written again: replaced whole (an advance moves its time).
+    let mut moved = first.clone();
+    moved.frozen_time = at(5000);
+    moved.name = None;
+    write(vec![moved.clone()]).await.expect("update");
+    assert_eq!(get(s.clone(), "clock_1", false).await, Some(moved.clone()));
+
+    let second = clock("clock_2", at(2000), at(1));
+    let third = clock("clock_3", at(3000), at(2));
+    write(vec![second.clone(), third.clone()])
+        .await
+        .expect("insert two");
+
+    // A clock in a unit that loses its race is not written either.
+    let created = stored_intent(&store, "pi_1", &s, 1000, at(3)).await;
+    let placed = authorize(&created, at(4), at(500));
+    commit(&store, &placed, "evt_placed").await;
+    let result = store
+        .commit(UnitOfWork {
+            intents: vec![placed.intent.clone()],
+            test_clocks: vec![clock("clock_4", at(4000), at(4))],
+            ..UnitOfWork::default()
+        })
+        .await;
+    assert_conflict(result);
+    assert_eq!(get(s.clone(), "clock_4", true).await, None);
+
+    // Listed newest first, with a cursor.
+    let list = |limit: u32, cursor: Option<&str>| {
+        let store = Arc::clone(&store);
+        let (s, page) = (s.clone(), page(limit, cursor));
+        async move { store.list_test_clocks(&s, &page).await.expect("list") }
+    };
+    let clock_ids = |page: &Page<TestClock>| -> Vec<String> {
+        page.data.iter().map(|c| c.id.clone()).collect()
+    };
+    let page_one = list(2, None).await;
+    assert_eq!(clock_ids(&page_one), vec!["clock_3", "clock_2"]);
+    assert!(page_one.has_more);
+    assert_eq!(page_one.next_cursor.as_deref(), Some("clock_2"));
+    assert_eq!(page_one.data[1], second);
+    let page_two = list(2, page_one.next_cursor.as_deref()).await;
+    assert_eq!(clock_ids(&page_two), vec!["clock_1"]);
+    assert!(!page_two.has_more);
+    assert_eq!(page_two.next_cursor, None);
+    assert_eq!(page_two.data[0], moved);
+    let elsewhere = store
+        .list_test_clocks(&scope("mer_a", true), &page(10, None))
+        .await
+        .expect("list");
+    assert!(elsewhere.data.is_empty());
+
+    // Deleted: gone from get and list, kept for the intents that live on it.
+    assert!(
+        store
+            .delete_test_clock(&s, "clock_2")
+            .await
+            .expect("delete")
+    );
+    assert!(
+        !store
+            .delete_test_clock(&s, "clock_2")
+            .await
+            .expect("delete again")
+    );
+    assert!(
+        !store
+            .delete_test_clock(&scope("mer_b", false), "clock_1")
+            .await
+            .expect("delete from another merchant")
+    );
+    assert!(
+        !store
+            .delete_test_clock(&s, "clock_nope")
+            .await
+            .expect("delete unknown")
+    );
+    assert_eq!(get(s.clone(), "clock_2", false).await, None);
+    assert_eq!(get(s.clone(), "clock_2", true).await, Some(second.clone()));
+    assert_eq!(get(s.clone(), "clock_1", false).await, Some(moved));
+    assert_eq!(clock_ids(&list(10, None).await), vec!["clock_3", "clock_1"]);
+}
+
+async fn intents_in_deadline_order_with_a_keyset_cursor(store: Arc<dyn Store>) {
+    let s = test_scope();
+    held(&store, "pi_e1", &s, None, at(0), at(300)).await;
+    held(&store, "pi_e2", &s, None, at(1), at(100)).await;
+    held(&store, "pi_e3", &s, None, at(2), at(200)).await;
+    held(&store, "pi_e4", &s, None, at(3), at(100)).await;
+    held(&store, "pi_e5", &s, None, at(4), at(200)).await;
+    stored_intent(&store, "pi_unconfirmed", &s, 1000, at(5)).await;
+    let captured = held(&store, "pi_captured", &s, None, at(6), at(150)).await;
+    commit(&store, &capture(&captured, 1000, at(7)), "evt_captured").await;
+    held(
+        &store,
+        "pi_other",
+        &scope("mer_b", false),
+        None,
+        at(7),
+        at(50),
+    )
+    .await;
+
+    let by_deadline = |status: Option<Status>, now: Timestamp| IntentFilter {
+        status,
+        order: IntentOrder::ExpiresAsc,
+        ..all_intents(now)
+    };
+    // Soonest deadline first, ties in creation order; intents without a deadline are left out.
+    assert_eq!(
+        list_ids(&store, &s, by_deadline(None, at(50))).await,
+        vec!["pi_e2", "pi_e4", "pi_captured", "pi_e3", "pi_e5", "pi_e1"]
+    );
+    assert_eq!(
+        list_ids(
+            &store,
+            &s,
+            by_deadline(Some(Status::RequiresCapture), at(50))
+        )
+        .await,
+        vec!["pi_e2", "pi_e4", "pi_e3", "pi_e5", "pi_e1"]
+    );
+    let before = |t: Timestamp, status: Option<Status>| IntentFilter {
+        expires_before: Some(t),
+        ..by_deadline(status, at(50))
+    };
+    assert_eq!(
+        list_ids(&store, &s, before(at(200), None)).await,
+        vec!["pi_e2", "pi_e4", "pi_captured"]
+    );
+    assert_eq!(
+        list_ids(&store, &s, before(at(200), Some(Status::RequiresCapture))).await,
+        vec!["pi_e2", "pi_e4"]
+    );
+    // As of a later time the holds at(100) are expired, in the same order.
+    assert_eq!(
+        list_ids(
+            &store,
+            &s,
+            by_deadline(Some(Status::RequiresCapture), at(150))
+        )
+        .await,
+        vec!["pi_e3", "pi_e5", "pi_e1"]
+    );
+    assert_eq!(
+        list_ids(&store, &s, by_deadline(Some(Status::Expired), at(150))).await,
+        vec!["pi_e2", "pi_e4"]
+    );
+
+    // The cursor keeps the order, across ties and across the status filter.
+    let walk = |status: Option<Status>, limit: u32| {
+        let store = Arc::clone(&store);
+        let s = s.clone();
+        async move {
+            let mut pages = Vec::new();
+            let mut cursor: Option<String> = None;
+            for _ in 0..10 {
+                let mut filter = by_deadline(status, at(50));
+                filter.page = page(limit, cursor.as_deref());
+                let got = store.list_intents(&s, &filter).await.expect("page");
+                let ids: Vec<String> = got.data.iter().map(|i| i.id.clone()).collect();
+                assert_eq!(got.next_cursor.is_some(), got.has_more);
+                if got.has_more {
+                    assert_eq!(got.next_cursor.as_ref(), ids.last());
+                }
+                pages.push(ids);
+                if !got.has_more {
+                    return pages;
+                }
+                cursor = got.next_cursor;
+            }
+            panic!("the cursor never reached the end");
+        }
+    };
+    assert_eq!(
+        walk(Some(Status::RequiresCapture), 2).await,
+        vec![
+            vec!["pi_e2", "pi_e4"],
+            vec!["pi_e3", "pi_e5"],
+            vec!["pi_e1"]
+        ]
+    );
+    assert_eq!(
+        walk(None, 1).await,
+        vec![
+            vec!["pi_e2"],
+            vec!["pi_e4"],
+            vec!["pi_captured"],
+            vec!["pi_e3"],
+            vec!["pi_e5"],
+            vec!["pi_e1"]
+        ]
+    );
+    assert_eq!(
+        walk(None, 3).await,
+        vec![
+            vec!["pi_e2", "pi_e4", "pi_captured"],
+            vec!["pi_e3", "pi_e5", "pi_e1"]
+        ]
+    );
+
+    let mut filter = by_deadline(None, at(50));
+    filter.page = page(2, Some("pi_other"));
+    assert!(matches!(
+        store.list_intents(&s, &filter).await,
+        Err(StoreError::UnknownCursor)
+    ));
+    // The default order is unchanged: newest created first, with or without a deadline.
+    assert_eq!(
+        list_ids(&store, &s, all_intents(at(50))).await,
+        vec![
+            "pi_captured",
+            "pi_unconfirmed",
+            "pi_e5",
+            "pi_e4",
+            "pi_e3",
+            "pi_e2",
+            "pi_e1"
+        ]
     );
 }
 

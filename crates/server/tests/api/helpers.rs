@@ -247,6 +247,11 @@ impl TestApp {
         self.request(reqwest::Method::GET, path).send().await
     }
 
+    /// DELETE with the test key.
+    pub async fn delete(&self, path: &str) -> Res {
+        self.request(reqwest::Method::DELETE, path).send().await
+    }
+
     /// POST a JSON body with the test key.
     pub async fn post(&self, path: &str, body: Value) -> Res {
         self.request(reqwest::Method::POST, path)
@@ -494,6 +499,11 @@ impl Res {
             "header matches body"
         );
     }
+}
+
+/// A Unix time as the API writes it: RFC 3339, UTC, whole seconds (`rfc3339(T0) == T0_RFC3339`).
+pub fn rfc3339(seconds: i64) -> String {
+    holdfast_http::dto::rfc3339(Timestamp(seconds))
 }
 
 /// `{"amount": n, "currency": "USD"}`.

@@ -8,6 +8,8 @@ mod helpers;
 
 mod cli;
 mod concurrency;
+mod deadlines;
 mod foundation;
 mod idempotency;
 mod intents;
+mod test_clocks;
