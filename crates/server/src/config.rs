@@ -58,12 +58,12 @@ pub struct ServeArgs {
     pub deadlines: DeadlineArgs,
 }
 
+/// The worker takes no expiry-warning lead: each intent records the lead of the API node that
+/// created it, and the worker sends its warning at that time.
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
-    #[command(flatten)]
-    pub deadlines: DeadlineArgs,
 }
 
 #[derive(Debug, Args)]

@@ -42,7 +42,12 @@ pub struct Holdfast {
     pub settings: Settings,
     /// Idempotency keys being worked on in this process, so a concurrent retry answers 409.
     in_flight: Mutex<HashSet<(Scope, String)>>,
+    /// Striped locks serializing the advances of one test clock within this process (a fixed
+    /// number, so memory stays bounded however many clocks exist).
+    clock_locks: Vec<tokio::sync::Mutex<()>>,
 }
+
+const CLOCK_LOCK_STRIPES: usize = 64;
 
 /// Tunables that come from the server's configuration.
 #[derive(Debug, Clone)]
@@ -73,6 +78,9 @@ impl Holdfast {
             live,
             settings: Settings::default(),
             in_flight: Mutex::new(HashSet::new()),
+            clock_locks: (0..CLOCK_LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
         }
     }
 

@@ -30,6 +30,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "refunds",
         sql: include_str!("../migrations/sqlite/0004_refunds.sql"),
     },
+    Migration {
+        version: 5,
+        name: "clock_time",
+        sql: include_str!("../migrations/sqlite/0005_clock_time.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -52,5 +57,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 4,
         name: "refunds",
         sql: include_str!("../migrations/postgres/0004_refunds.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "clock_time",
+        sql: include_str!("../migrations/postgres/0005_clock_time.sql"),
     },
 ];

@@ -55,7 +55,8 @@ pub struct UnitOfWork {
     pub customers: Vec<Customer>,
     pub payment_methods: Vec<SavedPaymentMethod>,
     pub events: Vec<Event>,
-    /// Inserted or replaced whole.
+    /// Inserted, or replaced whole if that moves the clock forward (or leaves it where it is);
+    /// a write that would move a clock back is skipped, so racing advances cannot rewind it.
     pub test_clocks: Vec<TestClock>,
     /// Inserted; a record already stored under the same key makes the whole unit a conflict.
     pub idempotency: Option<IdempotencyRecord>,
@@ -138,6 +139,12 @@ pub(crate) fn to_doc<T: Serialize>(value: &T) -> Result<String, StoreError> {
 
 pub(crate) fn from_doc<T: DeserializeOwned>(doc: &str) -> Result<T, StoreError> {
     serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Sorts claimed intents by the moment they fell due: `RETURNING` promises no order.
+pub(crate) fn soonest_first(mut intents: Vec<PaymentIntent>) -> Vec<PaymentIntent> {
+    intents.sort_by_key(|i| (i.next_due_at(), i.created_at));
+    intents
 }
 
 /// Turns a page fetched with `limit + 1` rows into the page and its cursor.

@@ -470,15 +470,17 @@ async fn write_unit(client: &impl GenericClient, unit: &UnitOfWork) -> StoreResu
         let clock_doc = to_doc(clock)?;
         execute(
             client,
-            "INSERT INTO test_clocks (id, merchant_id, livemode, created_at, doc)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc",
+            "INSERT INTO test_clocks (id, merchant_id, livemode, created_at, doc, frozen_time)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc, frozen_time = EXCLUDED.frozen_time
+             WHERE EXCLUDED.frozen_time >= test_clocks.frozen_time",
             &[
                 &clock.id,
                 &clock.scope.merchant_id,
                 &clock.scope.livemode,
                 &clock.created_at.seconds(),
                 &clock_doc,
+                &clock.frozen_time.seconds(),
             ],
         )
         .await?;
@@ -621,13 +623,16 @@ impl Store for PgStore {
         q.push(" WHERE merchant_id = $", scope.merchant_id.clone());
         q.push(" AND livemode = $", scope.livemode);
         // A hold past its deadline is expired as of `now`, whatever the stored status says.
+        // "Now" for each row: its test clock's time, or the wall clock's.
+        let row_now = "(CASE WHEN test_clock_id IS NULL THEN $ ELSE COALESCE((SELECT c.frozen_time
+            FROM test_clocks c WHERE c.id = payment_intents.test_clock_id), $) END)";
         match filter.status {
             Some(Status::RequiresCapture) => q.push(
-                " AND status = 'requires_capture' AND (expires_at IS NULL OR expires_at >= $)",
+                &format!(" AND status = 'requires_capture' AND (expires_at IS NULL OR expires_at >= {row_now})"),
                 now,
             ),
             Some(Status::Expired) => q.push(
-                " AND (status = 'expired' OR (status = 'requires_capture' AND expires_at < $))",
+                &format!(" AND (status = 'expired' OR (status = 'requires_capture' AND expires_at < {row_now}))"),
                 now,
             ),
             Some(status) => q.push(" AND status = $", status.as_str()),
@@ -883,7 +888,7 @@ impl Store for PgStore {
             &[&lease_until.seconds(), &now.seconds(), &i64::from(limit)],
         )
         .await?;
-        docs(&rows)
+        Ok(crate::model::soonest_first(docs(&rows)?))
     }
 
     async fn due_on_clock(

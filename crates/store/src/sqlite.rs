@@ -21,7 +21,7 @@ use holdfast_domain::{Scope, Timestamp};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::model::{IntentColumns, from_doc, paginate, to_doc};
+use crate::model::{IntentColumns, from_doc, paginate, soonest_first, to_doc};
 use crate::{
     ApiKey, EventFilter, IdempotencyRecord, IntentFilter, IntentOrder, Merchant, OrderFilter, Page,
     PageRequest, RefundFilter, Store, StoreError, StoreResult, UnitOfWork, migrate,
@@ -508,9 +508,10 @@ fn write_unit(conn: &Connection, unit: &UnitOfWork) -> StoreResult<()> {
     for clock in &unit.test_clocks {
         let clock_doc = to_doc(clock)?;
         conn.prepare_cached(
-            "INSERT INTO test_clocks (id, merchant_id, livemode, created_at, doc)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+            "INSERT INTO test_clocks (id, merchant_id, livemode, created_at, doc, frozen_time)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, frozen_time = excluded.frozen_time
+             WHERE excluded.frozen_time >= test_clocks.frozen_time",
         )
         .and_then(|mut s| {
             s.execute(params![
@@ -518,7 +519,8 @@ fn write_unit(conn: &Connection, unit: &UnitOfWork) -> StoreResult<()> {
                 clock.scope.merchant_id,
                 clock.scope.livemode,
                 clock.created_at.seconds(),
-                clock_doc
+                clock_doc,
+                clock.frozen_time.seconds()
             ])
         })
         .map_err(write_error)?;
@@ -680,12 +682,17 @@ impl Store for SqliteStore {
                 args.push(value);
                 sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
             };
+            // "Now" for each row: its test clock's time, or the wall clock's.
+            let row_now = "(CASE WHEN test_clock_id IS NULL THEN ? ELSE COALESCE((SELECT c.frozen_time
+                FROM test_clocks c WHERE c.id = payment_intents.test_clock_id), ?) END)";
             match filter.status {
                 Some(Status::RequiresCapture) => {
-                    arg(&mut sql, " AND status = 'requires_capture' AND (expires_at IS NULL OR expires_at >= ?)", Box::new(now));
+                    let clause = format!(" AND status = 'requires_capture' AND (expires_at IS NULL OR expires_at >= {row_now})");
+                    arg(&mut sql, &clause, Box::new(now));
                 }
                 Some(Status::Expired) => {
-                    arg(&mut sql, " AND (status = 'expired' OR (status = 'requires_capture' AND expires_at < ?))", Box::new(now));
+                    let clause = format!(" AND (status = 'expired' OR (status = 'requires_capture' AND expires_at < {row_now}))");
+                    arg(&mut sql, &clause, Box::new(now));
                 }
                 Some(status) => arg(&mut sql, " AND status = ?", Box::new(status.as_str())),
                 None => {}
@@ -978,7 +985,7 @@ impl Store for SqliteStore {
                  RETURNING doc",
                 &[&lease_until.seconds(), &now.seconds(), &limit],
             )?;
-            decode_all(&docs)
+            Ok(soonest_first(decode_all(&docs)?))
         })
         .await
     }
