@@ -46,6 +46,7 @@ error_codes! {
     TestClockNotFound => "TEST_CLOCK_NOT_FOUND",
     OrderNotFound => "ORDER_NOT_FOUND",
     RefundNotFound => "REFUND_NOT_FOUND",
+    WebhookEndpointNotFound => "WEBHOOK_ENDPOINT_NOT_FOUND",
     CustomerNotFound => "CUSTOMER_NOT_FOUND",
     PaymentMethodNotFound => "PAYMENT_METHOD_NOT_FOUND",
     EventNotFound => "EVENT_NOT_FOUND",
@@ -91,6 +92,8 @@ error_codes! {
     RefundAmountExceedsCaptured => "REFUND_AMOUNT_EXCEEDS_CAPTURED",
     InvalidRefundAmount => "INVALID_REFUND_AMOUNT",
     RefundCurrencyMismatch => "REFUND_CURRENCY_MISMATCH",
+    // Webhooks.
+    InvalidEventType => "INVALID_EVENT_TYPE",
 }
 
 impl fmt::Display for ErrorCode {

@@ -704,3 +704,97 @@ impl From<&Refund> for RefundOut {
         }
     }
 }
+
+// ---- Webhooks ----------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhookEndpointBody {
+    pub url: String,
+    pub enabled_events: Vec<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWebhookEndpointBody {
+    pub url: Option<String>,
+    pub enabled_events: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub description: Option<Option<String>>,
+    pub disabled: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WebhookEndpointOut {
+    pub webhook_endpoint_id: String,
+    pub url: String,
+    pub enabled_events: Vec<String>,
+    pub description: Option<String>,
+    pub disabled: bool,
+    pub livemode: bool,
+    /// Shown only when the endpoint is created and when its secret is rotated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl WebhookEndpointOut {
+    pub fn new(e: &holdfast_domain::webhook::WebhookEndpoint, secret: Option<String>) -> Self {
+        WebhookEndpointOut {
+            webhook_endpoint_id: e.id.clone(),
+            url: e.url.clone(),
+            enabled_events: e.enabled_events.clone(),
+            description: e.description.clone(),
+            disabled: e.disabled,
+            livemode: e.scope.livemode,
+            secret,
+            created_at: rfc3339(e.created_at),
+            updated_at: rfc3339(e.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct AttemptOut {
+    pub attempt: u32,
+    pub attempted_at: String,
+    pub status_code: Option<u16>,
+    pub latency_ms: i64,
+    pub error: Option<String>,
+    pub next_attempt_at: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeliveryOut {
+    pub webhook_endpoint_id: String,
+    /// `pending`, `delivered`, `failed` or `canceled` (the endpoint was deleted or disabled).
+    pub status: String,
+    pub attempts_count: u32,
+    pub next_attempt_at: Option<String>,
+    pub attempts: Vec<AttemptOut>,
+}
+
+impl From<&holdfast_store::DeliveryRecord> for DeliveryOut {
+    fn from(d: &holdfast_store::DeliveryRecord) -> DeliveryOut {
+        DeliveryOut {
+            webhook_endpoint_id: d.endpoint_id.clone(),
+            status: d.status.clone(),
+            attempts_count: d.attempts,
+            next_attempt_at: d.next_attempt_at.filter(|t| t.seconds() > 0).map(rfc3339),
+            attempts: d
+                .log
+                .iter()
+                .map(|a| AttemptOut {
+                    attempt: a.attempt,
+                    attempted_at: rfc3339(a.attempted_at),
+                    status_code: a.status_code,
+                    latency_ms: a.latency_ms,
+                    error: a.error.clone(),
+                    next_attempt_at: a.next_attempt_at.map(rfc3339),
+                })
+                .collect(),
+        }
+    }
+}

@@ -26,7 +26,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | EventNotFound
         | TestClockNotFound
         | OrderNotFound
-        | RefundNotFound => StatusCode::NOT_FOUND,
+        | RefundNotFound
+        | WebhookEndpointNotFound => StatusCode::NOT_FOUND,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         IdempotencyKeyInUse
         | PaymentAttemptInProgress
@@ -71,7 +72,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | PaymentIntentNotRefundable
         | RefundAmountExceedsCaptured
         | InvalidRefundAmount
-        | RefundCurrencyMismatch => StatusCode::BAD_REQUEST,
+        | RefundCurrencyMismatch
+        | InvalidEventType => StatusCode::BAD_REQUEST,
     }
 }
 

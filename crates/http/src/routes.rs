@@ -8,6 +8,7 @@ mod payment_intents;
 mod refunds;
 mod test_clocks;
 mod test_helpers;
+mod webhook_endpoints;
 
 use axum::Router;
 
@@ -23,4 +24,5 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(test_clocks::router())
         .merge(orders::router())
         .merge(refunds::router())
+        .merge(webhook_endpoints::router())
 }

@@ -25,6 +25,9 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// List open holds, soonest deadline first, as a table.
     Holds(HoldsArgs),
+    /// Webhook tools.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
     /// Manage merchants.
     #[command(subcommand)]
     Merchants(MerchantsCommand),
@@ -44,6 +47,40 @@ pub struct DatabaseArgs {
     pub database_url: String,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Check a Standard Webhooks signature: the body on stdin, the headers as arguments.
+    /// Exits 0 and prints `valid` when it checks out, 1 otherwise.
+    Verify {
+        /// The endpoint's signing secret (`whsec_…`).
+        #[arg(long, env = "HOLDFAST_WEBHOOK_SECRET")]
+        secret: String,
+        /// `name: value`, repeated: `webhook-id`, `webhook-timestamp`, `webhook-signature`.
+        #[arg(long = "header")]
+        headers: Vec<String>,
+    },
+}
+
+/// Where the key that seals webhook signing secrets comes from. Every node sharing a database
+/// needs the same key.
+#[derive(Debug, Args)]
+pub struct SecretsArgs {
+    /// The key itself, base64 of 32 bytes (`openssl rand -base64 32`).
+    #[arg(long, env = "HOLDFAST_SECRETS_KEY", hide_env_values = true)]
+    pub secrets_key: Option<String>,
+    /// Otherwise, a file holding it; created (mode 0600) with a fresh key if missing.
+    #[arg(
+        long,
+        env = "HOLDFAST_SECRETS_KEY_FILE",
+        default_value = "holdfast.key"
+    )]
+    pub secrets_key_file: std::path::PathBuf,
+    /// Seconds between webhook attempts after each failure, e.g. `5s,5m,30m,2h`; the default is
+    /// the documented schedule (ten attempts over about three days).
+    #[arg(long, env = "HOLDFAST_WEBHOOK_RETRY_SCHEDULE")]
+    pub webhook_retry_schedule: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
@@ -56,6 +93,8 @@ pub struct ServeArgs {
     pub database: DatabaseArgs,
     #[command(flatten)]
     pub deadlines: DeadlineArgs,
+    #[command(flatten)]
+    pub secrets: SecretsArgs,
 }
 
 /// The worker takes no expiry-warning lead: each intent records the lead of the API node that
@@ -64,6 +103,8 @@ pub struct ServeArgs {
 pub struct WorkerArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub secrets: SecretsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -136,4 +177,57 @@ pub enum KeysCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+}
+
+/// Parses a comma-separated list of durations (`5s,5m,2h`).
+pub fn parse_schedule(raw: &str) -> Result<Vec<i64>, String> {
+    let schedule = raw
+        .split(',')
+        .map(parse_duration)
+        .collect::<Result<Vec<_>, _>>()?;
+    if schedule.is_empty() || schedule.len() > 50 {
+        return Err("a retry schedule has 1 to 50 steps".into());
+    }
+    Ok(schedule)
+}
+
+impl SecretsArgs {
+    /// The secrets key: given, or read from (or created in) the key file.
+    pub fn key(&self) -> anyhow::Result<holdfast_service::webhooks::SecretsKey> {
+        use anyhow::Context;
+        use holdfast_service::webhooks::SecretsKey;
+        if let Some(text) = &self.secrets_key {
+            return SecretsKey::from_base64(text)
+                .context("HOLDFAST_SECRETS_KEY must be base64 of 32 bytes");
+        }
+        let path = &self.secrets_key_file;
+        match std::fs::read_to_string(path) {
+            Ok(text) => SecretsKey::from_base64(&text)
+                .with_context(|| format!("{} must hold base64 of 32 bytes", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = SecretsKey::random();
+                write_private(path, &key.to_base64())
+                    .with_context(|| format!("creating {}", path.display()))?;
+                tracing::info!(path = %path.display(), "created a secrets key file");
+                Ok(key)
+            }
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    pub fn schedule(&self) -> anyhow::Result<Vec<i64>> {
+        match &self.webhook_retry_schedule {
+            None => Ok(holdfast_domain::webhook::RETRY_SCHEDULE_SECONDS.to_vec()),
+            Some(raw) => parse_schedule(raw).map_err(anyhow::Error::msg),
+        }
+    }
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(text.as_bytes())
 }

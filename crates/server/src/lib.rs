@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod holds;
+pub mod webhooks;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -85,6 +86,7 @@ pub async fn start(
 /// Starts the background workers on the current runtime; they run until the process exits.
 pub fn spawn_workers(app: &Arc<Holdfast>) {
     tokio::spawn(deadline_worker(Arc::clone(app)));
+    tokio::spawn(delivery_worker(Arc::clone(app)));
     tokio::spawn(housekeeping(Arc::clone(app)));
 }
 
@@ -110,6 +112,22 @@ async fn deadline_worker(app: Arc<Holdfast>) {
         tokio::time::sleep(DEADLINE_POLL).await;
     }
 }
+
+/// Delivers webhooks from the outbox as they fall due. A full batch means more may be waiting.
+async fn delivery_worker(app: Arc<Holdfast>) {
+    let client = webhooks::client();
+    loop {
+        match webhooks::deliver_once(&app, &client, webhooks::DELIVERY_BATCH_MAX).await {
+            Ok(n) if n >= webhooks::DELIVERY_BATCH_MAX as usize => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "webhook delivery pass failed"),
+        }
+        tokio::time::sleep(DELIVERY_POLL).await;
+    }
+}
+
+/// How long the delivery worker sleeps when nothing is due.
+const DELIVERY_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// How often expired idempotency records are purged.
 const HOUSEKEEPING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);

@@ -2,7 +2,9 @@
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use holdfast::config::{Cli, Command, DeadlineArgs, KeysCommand, MerchantsCommand, Mode};
+use holdfast::config::{
+    Cli, Command, DeadlineArgs, KeysCommand, MerchantsCommand, Mode, SecretsArgs, WebhooksCommand,
+};
 use holdfast_service::Settings;
 use serde_json::json;
 
@@ -21,7 +23,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let options = holdfast::Options {
-                settings: settings(&args.deadlines),
+                settings: settings(Some(&args.deadlines), &args.secrets)?,
                 without_workers: args.no_workers,
             };
             let running = holdfast::start(
@@ -63,6 +65,25 @@ async fn main() -> anyhow::Result<()> {
                 "{}",
                 holdfast::holds::table(&app, args.expiring_within).await?
             );
+        }
+        Command::Webhooks(WebhooksCommand::Verify { secret, headers }) => {
+            let mut body = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut body)?;
+            let headers = headers
+                .iter()
+                .map(|h| {
+                    h.split_once(':')
+                        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                        .ok_or_else(|| anyhow::anyhow!("--header takes `name: value`, got {h:?}"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            match holdfast::webhooks::verify(&secret, &headers, &body) {
+                Ok(()) => println!("valid"),
+                Err(e) => {
+                    eprintln!("invalid: {e}");
+                    std::process::exit(1);
+                }
+            }
         }
         Command::Migrate(args) => {
             holdfast::build(&args.database_url, clock, Settings::default()).await?;
@@ -106,8 +127,13 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn settings(args: &DeadlineArgs) -> Settings {
-    Settings {
-        expiry_warning_lead_seconds: args.expiry_warning_lead,
-    }
+fn settings(deadlines: Option<&DeadlineArgs>, secrets: &SecretsArgs) -> anyhow::Result<Settings> {
+    let defaults = Settings::default();
+    Ok(Settings {
+        expiry_warning_lead_seconds: deadlines.map_or(defaults.expiry_warning_lead_seconds, |d| {
+            d.expiry_warning_lead
+        }),
+        secrets_key: secrets.key()?,
+        webhook_retry_schedule: secrets.schedule()?,
+    })
 }

@@ -16,6 +16,7 @@ pub mod maintenance;
 mod orders;
 mod refunds;
 mod test_clocks;
+pub mod webhooks;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -54,12 +55,19 @@ const CLOCK_LOCK_STRIPES: usize = 64;
 pub struct Settings {
     /// How long before a hold's deadline `payment_intent.authorization_expiring` fires.
     pub expiry_warning_lead_seconds: i64,
+    /// Seals webhook signing secrets at rest.
+    pub secrets_key: webhooks::SecretsKey,
+    /// Seconds from each failed webhook attempt to the next; after the last, the delivery fails.
+    pub webhook_retry_schedule: Vec<i64>,
 }
 
 impl Default for Settings {
+    /// Defaults with a fresh random secrets key: fine for one process, not for a cluster.
     fn default() -> Settings {
         Settings {
             expiry_warning_lead_seconds: 24 * 3600,
+            secrets_key: webhooks::SecretsKey::random(),
+            webhook_retry_schedule: holdfast_domain::webhook::RETRY_SCHEDULE_SECONDS.to_vec(),
         }
     }
 }

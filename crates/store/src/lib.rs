@@ -23,12 +23,14 @@ use holdfast_domain::intent::PaymentIntent;
 use holdfast_domain::order::Order;
 use holdfast_domain::refund::Refund;
 use holdfast_domain::test_clock::TestClock;
+use holdfast_domain::webhook::WebhookEndpoint;
 use holdfast_domain::{Scope, Timestamp};
 
 pub use model::{
     ApiKey, EventFilter, IdempotencyRecord, IntentFilter, IntentOrder, Merchant, OrderFilter, Page,
     PageRequest, RefundFilter, UnitOfWork,
 };
+pub use model::{AttemptLog, DeliveryAttempt, DeliveryClaim, DeliveryNext, DeliveryRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -139,6 +141,38 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<Page<TestClock>>;
     /// Marks a clock deleted; false when there was no such (undeleted) clock.
     async fn delete_test_clock(&self, scope: &Scope, id: &str) -> StoreResult<bool>;
+
+    async fn get_webhook_endpoint(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> StoreResult<Option<WebhookEndpoint>>;
+    async fn list_webhook_endpoints(
+        &self,
+        scope: &Scope,
+        page: &PageRequest,
+    ) -> StoreResult<Page<WebhookEndpoint>>;
+    /// Deletes an endpoint; its pending deliveries are dropped. False when there was none.
+    async fn delete_webhook_endpoint(&self, scope: &Scope, id: &str) -> StoreResult<bool>;
+    /// Any endpoint by id (the delivery worker's look-up).
+    async fn get_webhook_endpoint_unscoped(&self, id: &str)
+    -> StoreResult<Option<WebhookEndpoint>>;
+    /// Leases up to `limit` deliveries due at `now`, oldest event first.
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<DeliveryClaim>>;
+    /// Records an attempt and its consequence in one transaction.
+    async fn finish_delivery(&self, attempt: &DeliveryAttempt) -> StoreResult<()>;
+    async fn list_deliveries(
+        &self,
+        scope: &Scope,
+        event_id: &str,
+    ) -> StoreResult<Vec<DeliveryRecord>>;
+    /// Queues the event again for every enabled endpoint that wants it; returns how many.
+    async fn resend_event(&self, event: &Event, now: Timestamp) -> StoreResult<u64>;
 
     /// Deletes up to `limit` idempotency records created before `before`; returns how many.
     async fn purge_idempotency(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;

@@ -35,6 +35,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "clock_time",
         sql: include_str!("../migrations/sqlite/0005_clock_time.sql"),
     },
+    Migration {
+        version: 6,
+        name: "webhooks",
+        sql: include_str!("../migrations/sqlite/0006_webhooks.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -62,5 +67,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 5,
         name: "clock_time",
         sql: include_str!("../migrations/postgres/0005_clock_time.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "webhooks",
+        sql: include_str!("../migrations/postgres/0006_webhooks.sql"),
     },
 ];

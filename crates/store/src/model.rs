@@ -6,6 +6,7 @@ use holdfast_domain::intent::{CaptureMethod, PaymentIntent, Status};
 use holdfast_domain::order::{Order, OrderStatus};
 use holdfast_domain::refund::Refund;
 use holdfast_domain::test_clock::TestClock;
+use holdfast_domain::webhook::WebhookEndpoint;
 use holdfast_domain::{Scope, Timestamp};
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -58,6 +59,8 @@ pub struct UnitOfWork {
     /// Inserted, or replaced whole if that moves the clock forward (or leaves it where it is);
     /// a write that would move a clock back is skipped, so racing advances cannot rewind it.
     pub test_clocks: Vec<TestClock>,
+    /// Inserted or replaced whole, with the event types they want.
+    pub webhook_endpoints: Vec<WebhookEndpoint>,
     /// Inserted; a record already stored under the same key makes the whole unit a conflict.
     pub idempotency: Option<IdempotencyRecord>,
 }
@@ -71,6 +74,7 @@ impl UnitOfWork {
             && self.payment_methods.is_empty()
             && self.events.is_empty()
             && self.test_clocks.is_empty()
+            && self.webhook_endpoints.is_empty()
             && self.idempotency.is_none()
     }
 }
@@ -197,4 +201,72 @@ impl<'a> IntentColumns<'a> {
             due_at: intent.next_due_at().map(Timestamp::seconds),
         }
     }
+}
+
+/// A delivery a worker claimed: one event to one endpoint, `attempts` tried so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryClaim {
+    pub seq: i64,
+    pub scope: Scope,
+    pub event_id: String,
+    pub endpoint_id: String,
+    pub attempts: u32,
+}
+
+/// What happens to a delivery after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryNext {
+    Delivered,
+    RetryAt(Timestamp),
+    Failed,
+}
+
+impl DeliveryNext {
+    pub const fn status(self) -> &'static str {
+        match self {
+            DeliveryNext::Delivered => "delivered",
+            DeliveryNext::RetryAt(_) => "pending",
+            DeliveryNext::Failed => "failed",
+        }
+    }
+
+    pub fn next_attempt_at(self) -> Option<Timestamp> {
+        match self {
+            DeliveryNext::RetryAt(at) => Some(at),
+            DeliveryNext::Delivered | DeliveryNext::Failed => None,
+        }
+    }
+}
+
+/// One attempt's record and its consequence, written together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryAttempt {
+    pub claim: DeliveryClaim,
+    pub attempted_at: Timestamp,
+    pub status_code: Option<u16>,
+    pub latency_ms: i64,
+    pub error: Option<String>,
+    pub next: DeliveryNext,
+    /// The endpoint answered `410 Gone`.
+    pub disable_endpoint: bool,
+}
+
+/// A delivery and its attempts, for `GET /v1/events/{id}/deliveries`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    pub endpoint_id: String,
+    pub status: String,
+    pub attempts: u32,
+    pub next_attempt_at: Option<Timestamp>,
+    pub log: Vec<AttemptLog>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptLog {
+    pub attempt: u32,
+    pub attempted_at: Timestamp,
+    pub status_code: Option<u16>,
+    pub latency_ms: i64,
+    pub error: Option<String>,
+    pub next_attempt_at: Option<Timestamp>,
 }

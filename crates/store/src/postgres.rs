@@ -18,6 +18,7 @@ use holdfast_domain::intent::{PaymentIntent, Status};
 use holdfast_domain::order::Order;
 use holdfast_domain::refund::Refund;
 use holdfast_domain::test_clock::TestClock;
+use holdfast_domain::webhook::WebhookEndpoint;
 use holdfast_domain::{Scope, Timestamp};
 use serde::de::DeserializeOwned;
 use tokio_postgres::error::SqlState;
@@ -26,8 +27,9 @@ use tokio_postgres::{NoTls, Row};
 
 use crate::model::{IntentColumns, from_doc, paginate, to_doc};
 use crate::{
-    ApiKey, EventFilter, IdempotencyRecord, IntentFilter, IntentOrder, Merchant, OrderFilter, Page,
-    PageRequest, RefundFilter, Store, StoreError, StoreResult, UnitOfWork, migrate,
+    ApiKey, AttemptLog, DeliveryAttempt, DeliveryClaim, DeliveryRecord, EventFilter,
+    IdempotencyRecord, IntentFilter, IntentOrder, Merchant, OrderFilter, Page, PageRequest,
+    RefundFilter, Store, StoreError, StoreResult, UnitOfWork, migrate,
 };
 
 /// Connections per process.
@@ -195,6 +197,15 @@ async fn get_doc<T: DeserializeOwned>(
     let rows = query(client, sql, &[&id, &scope.merchant_id, &scope.livemode]).await?;
     Ok(docs(&rows)?.into_iter().next())
 }
+
+/// Queues an event for every enabled endpoint of its scope that wants it (`$1` event id, `$2`
+/// merchant, `$3` livemode, `$4` time, `$5` event type). Due at once: `next_attempt_at` 0.
+const FAN_OUT: &str = "INSERT INTO webhook_deliveries
+    (event_id, endpoint_id, merchant_id, livemode, status, attempts, next_attempt_at, created_at, updated_at)
+    SELECT $1, e.id, e.merchant_id, e.livemode, 'pending', 0, 0, $4, $4 FROM webhook_endpoints e
+    WHERE e.merchant_id = $2 AND e.livemode = $3 AND NOT e.disabled AND NOT e.deleted
+      AND EXISTS (SELECT 1 FROM webhook_endpoint_events t
+                  WHERE t.endpoint_id = e.id AND t.event_type IN ($5, '*'))";
 
 /// Where a cursor intent stands in both orders: its `seq` and its deadline.
 async fn cursor_position(
@@ -465,6 +476,51 @@ async fn write_unit(client: &impl GenericClient, unit: &UnitOfWork) -> StoreResu
             ],
         )
         .await?;
+        // The outbox: one delivery per endpoint that wants the event, in the event's transaction.
+        execute(
+            client,
+            FAN_OUT,
+            &[
+                &event.id,
+                &event.scope.merchant_id,
+                &event.scope.livemode,
+                &event.created_at.seconds(),
+                &event.kind.as_str(),
+            ],
+        )
+        .await?;
+    }
+    for endpoint in &unit.webhook_endpoints {
+        execute(
+            client,
+            "INSERT INTO webhook_endpoints (id, merchant_id, livemode, disabled, created_at, doc)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (id) DO UPDATE SET disabled = EXCLUDED.disabled, doc = EXCLUDED.doc",
+            &[
+                &endpoint.id,
+                &endpoint.scope.merchant_id,
+                &endpoint.scope.livemode,
+                &endpoint.disabled,
+                &endpoint.created_at.seconds(),
+                &to_doc(endpoint)?,
+            ],
+        )
+        .await?;
+        execute(
+            client,
+            "DELETE FROM webhook_endpoint_events WHERE endpoint_id = $1",
+            &[&endpoint.id],
+        )
+        .await?;
+        for kind in &endpoint.enabled_events {
+            execute(
+                client,
+                "INSERT INTO webhook_endpoint_events (endpoint_id, event_type) VALUES ($1, $2)
+                 ON CONFLICT DO NOTHING",
+                &[&endpoint.id, kind],
+            )
+            .await?;
+        }
     }
     for clock in &unit.test_clocks {
         let clock_doc = to_doc(clock)?;
@@ -977,6 +1033,255 @@ impl Store for PgStore {
         )
         .await?;
         Ok(changed == 1)
+    }
+
+    async fn get_webhook_endpoint(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> StoreResult<Option<WebhookEndpoint>> {
+        let client = self.client().await?;
+        get_doc(
+            &client,
+            "SELECT doc FROM webhook_endpoints WHERE id = $1 AND merchant_id = $2
+             AND livemode = $3 AND NOT deleted",
+            scope,
+            id,
+        )
+        .await
+    }
+
+    async fn get_webhook_endpoint_unscoped(
+        &self,
+        id: &str,
+    ) -> StoreResult<Option<WebhookEndpoint>> {
+        let client = self.client().await?;
+        let rows = query(
+            &client,
+            "SELECT doc FROM webhook_endpoints WHERE id = $1 AND NOT deleted",
+            &[&id],
+        )
+        .await?;
+        Ok(docs(&rows)?.into_iter().next())
+    }
+
+    async fn list_webhook_endpoints(
+        &self,
+        scope: &Scope,
+        page: &PageRequest,
+    ) -> StoreResult<Page<WebhookEndpoint>> {
+        let client = self.client().await?;
+        let before_seq = match &page.cursor {
+            Some(cursor) => cursor_seq(&client, "webhook_endpoints", scope, cursor).await?,
+            None => i64::MAX,
+        };
+        let rows = query(
+            &client,
+            "SELECT doc FROM webhook_endpoints WHERE merchant_id = $1 AND livemode = $2
+             AND seq < $3 AND NOT deleted ORDER BY seq DESC LIMIT $4",
+            &[
+                &scope.merchant_id,
+                &scope.livemode,
+                &before_seq,
+                &(i64::from(page.limit) + 1),
+            ],
+        )
+        .await?;
+        Ok(paginate(docs(&rows)?, page.limit, |e: &WebhookEndpoint| {
+            &e.id
+        }))
+    }
+
+    async fn delete_webhook_endpoint(&self, scope: &Scope, id: &str) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let deleted = execute(
+            &tx,
+            "UPDATE webhook_endpoints SET deleted = true
+             WHERE id = $1 AND merchant_id = $2 AND livemode = $3 AND NOT deleted",
+            &[&id, &scope.merchant_id, &scope.livemode],
+        )
+        .await?;
+        if deleted == 1 {
+            execute(
+                &tx,
+                "DELETE FROM webhook_endpoint_events WHERE endpoint_id = $1",
+                &[&id],
+            )
+            .await?;
+            execute(
+                &tx,
+                "UPDATE webhook_deliveries SET status = 'canceled', lease_until = NULL
+                 WHERE endpoint_id = $1 AND status = 'pending'",
+                &[&id],
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(deleted == 1)
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<DeliveryClaim>> {
+        let client = self.client().await?;
+        let rows = query(
+            &client,
+            "UPDATE webhook_deliveries SET lease_until = $1 WHERE seq IN (
+                 SELECT seq FROM webhook_deliveries
+                 WHERE status = 'pending' AND next_attempt_at <= $2
+                   AND (lease_until IS NULL OR lease_until < $2)
+                 ORDER BY next_attempt_at, seq LIMIT $3
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING seq, merchant_id, livemode, event_id, endpoint_id, attempts",
+            &[&lease_until.seconds(), &now.seconds(), &i64::from(limit)],
+        )
+        .await?;
+        let mut claims = rows
+            .iter()
+            .map(|row| {
+                Ok(DeliveryClaim {
+                    seq: column(row, 0)?,
+                    scope: Scope {
+                        merchant_id: column(row, 1)?,
+                        livemode: column(row, 2)?,
+                    },
+                    event_id: column(row, 3)?,
+                    endpoint_id: column(row, 4)?,
+                    attempts: u32::try_from(column::<i64>(row, 5)?).unwrap_or(u32::MAX),
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        claims.sort_by_key(|c| c.seq);
+        Ok(claims)
+    }
+
+    async fn finish_delivery(&self, a: &DeliveryAttempt) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let attempts = i64::from(a.claim.attempts) + 1;
+        let next_at = a.next.next_attempt_at().map(Timestamp::seconds);
+        execute(
+            &tx,
+            "UPDATE webhook_deliveries SET status = $1, attempts = $2, next_attempt_at = $3,
+             lease_until = NULL, updated_at = $4 WHERE seq = $5 AND attempts = $6",
+            &[
+                &a.next.status(),
+                &attempts,
+                &next_at,
+                &a.attempted_at.seconds(),
+                &a.claim.seq,
+                &i64::from(a.claim.attempts),
+            ],
+        )
+        .await?;
+        execute(
+            &tx,
+            "INSERT INTO webhook_attempts (delivery_seq, event_id, endpoint_id, attempt,
+             attempted_at, status_code, latency_ms, error, next_attempt_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                &a.claim.seq,
+                &a.claim.event_id,
+                &a.claim.endpoint_id,
+                &attempts,
+                &a.attempted_at.seconds(),
+                &a.status_code.map(i64::from),
+                &a.latency_ms,
+                &a.error,
+                &next_at,
+            ],
+        )
+        .await?;
+        if a.disable_endpoint {
+            execute(
+                &tx,
+                "UPDATE webhook_endpoints SET disabled = true,
+                 doc = jsonb_set(doc::jsonb, '{disabled}', 'true')::text WHERE id = $1",
+                &[&a.claim.endpoint_id],
+            )
+            .await?;
+            execute(
+                &tx,
+                "UPDATE webhook_deliveries SET status = 'canceled', lease_until = NULL
+                 WHERE endpoint_id = $1 AND status = 'pending'",
+                &[&a.claim.endpoint_id],
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn list_deliveries(
+        &self,
+        scope: &Scope,
+        event_id: &str,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        let client = self.client().await?;
+        let rows = query(
+            &client,
+            "SELECT endpoint_id, status, attempts, next_attempt_at FROM webhook_deliveries
+             WHERE event_id = $1 AND merchant_id = $2 AND livemode = $3 ORDER BY seq",
+            &[&event_id, &scope.merchant_id, &scope.livemode],
+        )
+        .await?;
+        let mut records = rows
+            .iter()
+            .map(|row| {
+                Ok(DeliveryRecord {
+                    endpoint_id: column(row, 0)?,
+                    status: column(row, 1)?,
+                    attempts: u32::try_from(column::<i64>(row, 2)?).unwrap_or(u32::MAX),
+                    next_attempt_at: column::<Option<i64>>(row, 3)?.map(Timestamp),
+                    log: Vec::new(),
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let rows = query(
+            &client,
+            "SELECT endpoint_id, attempt, attempted_at, status_code, latency_ms, error,
+             next_attempt_at FROM webhook_attempts WHERE event_id = $1 ORDER BY seq",
+            &[&event_id],
+        )
+        .await?;
+        for row in &rows {
+            let endpoint_id: String = column(row, 0)?;
+            let log = AttemptLog {
+                attempt: u32::try_from(column::<i64>(row, 1)?).unwrap_or(u32::MAX),
+                attempted_at: Timestamp(column(row, 2)?),
+                status_code: column::<Option<i64>>(row, 3)?.and_then(|c| u16::try_from(c).ok()),
+                latency_ms: column(row, 4)?,
+                error: column(row, 5)?,
+                next_attempt_at: column::<Option<i64>>(row, 6)?.map(Timestamp),
+            };
+            if let Some(record) = records.iter_mut().find(|r| r.endpoint_id == endpoint_id) {
+                record.log.push(log);
+            }
+        }
+        Ok(records)
+    }
+
+    async fn resend_event(&self, event: &Event, now: Timestamp) -> StoreResult<u64> {
+        let client = self.client().await?;
+        let sql = format!(
+            "{FAN_OUT} ON CONFLICT (event_id, endpoint_id) DO UPDATE SET status = 'pending',
+             attempts = 0, next_attempt_at = 0, lease_until = NULL, updated_at = EXCLUDED.updated_at"
+        );
+        execute(
+            &client,
+            &sql,
+            &[
+                &event.id,
+                &event.scope.merchant_id,
+                &event.scope.livemode,
+                &now.seconds(),
+                &event.kind.as_str(),
+            ],
+        )
+        .await
     }
 
     async fn purge_idempotency(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {

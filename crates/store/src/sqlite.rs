@@ -17,14 +17,16 @@ use holdfast_domain::intent::{PaymentIntent, Status};
 use holdfast_domain::order::Order;
 use holdfast_domain::refund::Refund;
 use holdfast_domain::test_clock::TestClock;
+use holdfast_domain::webhook::WebhookEndpoint;
 use holdfast_domain::{Scope, Timestamp};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::model::{IntentColumns, from_doc, paginate, soonest_first, to_doc};
 use crate::{
-    ApiKey, EventFilter, IdempotencyRecord, IntentFilter, IntentOrder, Merchant, OrderFilter, Page,
-    PageRequest, RefundFilter, Store, StoreError, StoreResult, UnitOfWork, migrate,
+    ApiKey, AttemptLog, DeliveryAttempt, DeliveryClaim, DeliveryRecord, EventFilter,
+    IdempotencyRecord, IntentFilter, IntentOrder, Merchant, OrderFilter, Page, PageRequest,
+    RefundFilter, Store, StoreError, StoreResult, UnitOfWork, migrate,
 };
 
 /// The most jobs one group commit takes.
@@ -330,6 +332,15 @@ fn query_docs(
     rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)
 }
 
+/// Queues an event for every enabled endpoint of its scope that wants it (`?1` event id, `?2`
+/// merchant, `?3` livemode, `?4` time, `?5` event type). Due at once: `next_attempt_at` 0.
+const FAN_OUT: &str = "INSERT INTO webhook_deliveries
+    (event_id, endpoint_id, merchant_id, livemode, status, attempts, next_attempt_at, created_at, updated_at)
+    SELECT ?1, e.id, e.merchant_id, e.livemode, 'pending', 0, 0, ?4, ?4 FROM webhook_endpoints e
+    WHERE e.merchant_id = ?2 AND e.livemode = ?3 AND e.disabled = 0 AND e.deleted = 0
+      AND EXISTS (SELECT 1 FROM webhook_endpoint_events t
+                  WHERE t.endpoint_id = e.id AND t.event_type IN (?5, '*'))";
+
 fn write_unit(conn: &Connection, unit: &UnitOfWork) -> StoreResult<()> {
     for intent in &unit.intents {
         let c = IntentColumns::of(intent);
@@ -504,6 +515,18 @@ fn write_unit(conn: &Connection, unit: &UnitOfWork) -> StoreResult<()> {
             ])
         })
         .map_err(write_error)?;
+        // The outbox: one delivery per endpoint that wants the event, in the event's transaction.
+        conn.prepare_cached(FAN_OUT)
+            .and_then(|mut s| {
+                s.execute(params![
+                    event.id,
+                    event.scope.merchant_id,
+                    event.scope.livemode,
+                    event.created_at.seconds(),
+                    event.kind.as_str()
+                ])
+            })
+            .map_err(write_error)?;
     }
     for clock in &unit.test_clocks {
         let clock_doc = to_doc(clock)?;
@@ -524,6 +547,38 @@ fn write_unit(conn: &Connection, unit: &UnitOfWork) -> StoreResult<()> {
             ])
         })
         .map_err(write_error)?;
+    }
+    for endpoint in &unit.webhook_endpoints {
+        let endpoint_doc = to_doc(endpoint)?;
+        conn.prepare_cached(
+            "INSERT INTO webhook_endpoints (id, merchant_id, livemode, disabled, created_at, doc)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (id) DO UPDATE SET disabled = excluded.disabled, doc = excluded.doc",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                endpoint.id,
+                endpoint.scope.merchant_id,
+                endpoint.scope.livemode,
+                endpoint.disabled,
+                endpoint.created_at.seconds(),
+                endpoint_doc
+            ])
+        })
+        .map_err(write_error)?;
+        conn.execute(
+            "DELETE FROM webhook_endpoint_events WHERE endpoint_id = ?1",
+            [&endpoint.id],
+        )
+        .map_err(write_error)?;
+        for kind in &endpoint.enabled_events {
+            conn.prepare_cached(
+                "INSERT INTO webhook_endpoint_events (endpoint_id, event_type) VALUES (?1, ?2)
+                 ON CONFLICT DO NOTHING",
+            )
+            .and_then(|mut s| s.execute(params![endpoint.id, kind]))
+            .map_err(write_error)?;
+        }
     }
     if let Some(record) = &unit.idempotency {
         conn.prepare_cached(
@@ -1085,6 +1140,274 @@ impl Store for SqliteStore {
             )
             .map(|n| n == 1)
             .map_err(write_error)
+        })
+        .await
+    }
+
+    async fn get_webhook_endpoint(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> StoreResult<Option<WebhookEndpoint>> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.read(move |conn| {
+            let docs = query_docs(
+                conn,
+                "SELECT doc FROM webhook_endpoints WHERE id = ?1 AND merchant_id = ?2
+                 AND livemode = ?3 AND deleted = 0",
+                &[&id, &scope.merchant_id, &scope.livemode],
+            )?;
+            docs.first().map(|d| from_doc(d)).transpose()
+        })
+        .await
+    }
+
+    async fn get_webhook_endpoint_unscoped(
+        &self,
+        id: &str,
+    ) -> StoreResult<Option<WebhookEndpoint>> {
+        let id = id.to_owned();
+        self.read(move |conn| {
+            let docs = query_docs(
+                conn,
+                "SELECT doc FROM webhook_endpoints WHERE id = ?1 AND deleted = 0",
+                &[&id],
+            )?;
+            docs.first().map(|d| from_doc(d)).transpose()
+        })
+        .await
+    }
+
+    async fn list_webhook_endpoints(
+        &self,
+        scope: &Scope,
+        page: &PageRequest,
+    ) -> StoreResult<Page<WebhookEndpoint>> {
+        let (scope, page) = (scope.clone(), page.clone());
+        self.read(move |conn| {
+            let before_seq = match &page.cursor {
+                Some(cursor) => cursor_seq(conn, "webhook_endpoints", &scope, cursor)?,
+                None => i64::MAX,
+            };
+            let docs = query_docs(
+                conn,
+                "SELECT doc FROM webhook_endpoints WHERE merchant_id = ?1 AND livemode = ?2
+                 AND seq < ?3 AND deleted = 0 ORDER BY seq DESC LIMIT ?4",
+                &[
+                    &scope.merchant_id,
+                    &scope.livemode,
+                    &before_seq,
+                    &(i64::from(page.limit) + 1),
+                ],
+            )?;
+            Ok(paginate(
+                decode_all(&docs)?,
+                page.limit,
+                |e: &WebhookEndpoint| &e.id,
+            ))
+        })
+        .await
+    }
+
+    async fn delete_webhook_endpoint(&self, scope: &Scope, id: &str) -> StoreResult<bool> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.write(move |conn| {
+            let deleted = conn
+                .execute(
+                    "UPDATE webhook_endpoints SET deleted = 1
+                     WHERE id = ?1 AND merchant_id = ?2 AND livemode = ?3 AND deleted = 0",
+                    params![id, scope.merchant_id, scope.livemode],
+                )
+                .map_err(write_error)?;
+            if deleted == 1 {
+                conn.execute(
+                    "DELETE FROM webhook_endpoint_events WHERE endpoint_id = ?1",
+                    [&id],
+                )
+                .map_err(write_error)?;
+                conn.execute(
+                    "UPDATE webhook_deliveries SET status = 'canceled', lease_until = NULL
+                     WHERE endpoint_id = ?1 AND status = 'pending'",
+                    [&id],
+                )
+                .map_err(write_error)?;
+            }
+            Ok(deleted == 1)
+        })
+        .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<DeliveryClaim>> {
+        self.write(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "UPDATE webhook_deliveries SET lease_until = ?1 WHERE seq IN (
+                         SELECT seq FROM webhook_deliveries
+                         WHERE status = 'pending' AND next_attempt_at <= ?2
+                           AND (lease_until IS NULL OR lease_until < ?2)
+                         ORDER BY next_attempt_at, seq LIMIT ?3)
+                     RETURNING seq, merchant_id, livemode, event_id, endpoint_id, attempts",
+                )
+                .map_err(unavailable)?;
+            let rows = stmt
+                .query_map(params![lease_until.seconds(), now.seconds(), limit], |r| {
+                    Ok(DeliveryClaim {
+                        seq: r.get(0)?,
+                        scope: scope_of(r.get(1)?, r.get(2)?),
+                        event_id: r.get(3)?,
+                        endpoint_id: r.get(4)?,
+                        attempts: r.get(5)?,
+                    })
+                })
+                .map_err(unavailable)?;
+            let mut claims = rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)?;
+            claims.sort_by_key(|c| c.seq);
+            Ok(claims)
+        })
+        .await
+    }
+
+    async fn finish_delivery(&self, attempt: &DeliveryAttempt) -> StoreResult<()> {
+        let a = attempt.clone();
+        self.write(move |conn| {
+            let attempts = a.claim.attempts + 1;
+            let next_at = a.next.next_attempt_at().map(Timestamp::seconds);
+            conn.prepare_cached(
+                "UPDATE webhook_deliveries SET status = ?1, attempts = ?2, next_attempt_at = ?3,
+                 lease_until = NULL, updated_at = ?4 WHERE seq = ?5 AND attempts = ?6",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    a.next.status(),
+                    attempts,
+                    next_at,
+                    a.attempted_at.seconds(),
+                    a.claim.seq,
+                    a.claim.attempts
+                ])
+            })
+            .map_err(write_error)?;
+            conn.prepare_cached(
+                "INSERT INTO webhook_attempts (delivery_seq, event_id, endpoint_id, attempt,
+                 attempted_at, status_code, latency_ms, error, next_attempt_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    a.claim.seq,
+                    a.claim.event_id,
+                    a.claim.endpoint_id,
+                    attempts,
+                    a.attempted_at.seconds(),
+                    a.status_code,
+                    a.latency_ms,
+                    a.error,
+                    next_at
+                ])
+            })
+            .map_err(write_error)?;
+            if a.disable_endpoint {
+                conn.execute(
+                    "UPDATE webhook_endpoints SET disabled = 1,
+                     doc = json_set(doc, '$.disabled', json('true')) WHERE id = ?1",
+                    [&a.claim.endpoint_id],
+                )
+                .map_err(write_error)?;
+                conn.execute(
+                    "UPDATE webhook_deliveries SET status = 'canceled', lease_until = NULL
+                     WHERE endpoint_id = ?1 AND status = 'pending'",
+                    [&a.claim.endpoint_id],
+                )
+                .map_err(write_error)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_deliveries(
+        &self,
+        scope: &Scope,
+        event_id: &str,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        let (scope, event_id) = (scope.clone(), event_id.to_owned());
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT endpoint_id, status, attempts, next_attempt_at FROM webhook_deliveries
+                     WHERE event_id = ?1 AND merchant_id = ?2 AND livemode = ?3 ORDER BY seq",
+                )
+                .map_err(unavailable)?;
+            let mut records = stmt
+                .query_map(params![event_id, scope.merchant_id, scope.livemode], |r| {
+                    Ok(DeliveryRecord {
+                        endpoint_id: r.get(0)?,
+                        status: r.get(1)?,
+                        attempts: r.get(2)?,
+                        next_attempt_at: r.get::<_, Option<i64>>(3)?.map(Timestamp),
+                        log: Vec::new(),
+                    })
+                })
+                .map_err(unavailable)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(unavailable)?;
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT endpoint_id, attempt, attempted_at, status_code, latency_ms, error,
+                     next_attempt_at FROM webhook_attempts WHERE event_id = ?1 ORDER BY seq",
+                )
+                .map_err(unavailable)?;
+            let attempts = stmt
+                .query_map([&event_id], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        AttemptLog {
+                            attempt: r.get(1)?,
+                            attempted_at: Timestamp(r.get(2)?),
+                            status_code: r.get(3)?,
+                            latency_ms: r.get(4)?,
+                            error: r.get(5)?,
+                            next_attempt_at: r.get::<_, Option<i64>>(6)?.map(Timestamp),
+                        },
+                    ))
+                })
+                .map_err(unavailable)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(unavailable)?;
+            for (endpoint_id, log) in attempts {
+                if let Some(record) = records.iter_mut().find(|r| r.endpoint_id == endpoint_id) {
+                    record.log.push(log);
+                }
+            }
+            Ok(records)
+        })
+        .await
+    }
+
+    async fn resend_event(&self, event: &Event, now: Timestamp) -> StoreResult<u64> {
+        let event = event.clone();
+        self.write(move |conn| {
+            let sql = format!(
+                "{FAN_OUT} ON CONFLICT (event_id, endpoint_id) DO UPDATE SET status = 'pending',
+                 attempts = 0, next_attempt_at = 0, lease_until = NULL, updated_at = excluded.updated_at"
+            );
+            conn.prepare_cached(&sql)
+                .and_then(|mut s| {
+                    s.execute(params![
+                        event.id,
+                        event.scope.merchant_id,
+                        event.scope.livemode,
+                        now.seconds(),
+                        event.kind.as_str()
+                    ])
+                })
+                .map(|n| n as u64)
+                .map_err(write_error)
         })
         .await
     }

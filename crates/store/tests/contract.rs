@@ -794,13 +794,12 @@ async fn duplicate_idempotency_key_rolls_back_the_whole_unit(store: Arc<dyn Stor
     };
     let second_unit = UnitOfWork {
         intents: vec![second.intent.clone()],
-        orders: Vec::new(),
-        refunds: Vec::new(),
+
         customers: vec![customer],
         payment_methods: vec![method],
         events: events_of(&second, "evt_2"),
-        test_clocks: Vec::new(),
         idempotency: Some(idempotency(&s, "idem_k", "fp_second")),
+        ..UnitOfWork::default()
     };
     assert_conflict(store.commit(second_unit).await);
 

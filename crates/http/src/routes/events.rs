@@ -2,15 +2,15 @@
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use holdfast_domain::{ErrorCode, EventType};
 use holdfast_store::{EventFilter, PageRequest};
 
 use crate::AppState;
-use crate::dto::{Data, EventOut, List};
+use crate::dto::{Data, DeliveryOut, EmptyBody, EventOut, List};
 use crate::error::ApiError;
-use crate::extract::{Auth, Query};
+use crate::extract::{Auth, Mutation, Query};
 
 /// Default and largest page sizes.
 pub(crate) const PAGE_LIMIT_DEFAULT: u32 = 20;
@@ -20,6 +20,8 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/events", get(list_events))
         .route("/v1/events/{id}", get(get_event))
+        .route("/v1/events/{id}/deliveries", get(list_event_deliveries))
+        .route("/v1/events/{id}/resend", post(resend_event))
 }
 
 /// Reads `limit` (1–100, default 20) and `cursor`.
@@ -81,4 +83,30 @@ async fn get_event(
         data: EventOut::from(&event),
     })
     .into_response())
+}
+
+async fn list_event_deliveries(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let deliveries = state.app.event_deliveries(auth.key_only()?, &id).await?;
+    Ok(Json(Data {
+        data: deliveries.iter().map(DeliveryOut::from).collect::<Vec<_>>(),
+    })
+    .into_response())
+}
+
+/// Queues the event again for every matching endpoint. Idempotent by nature: a repeat queues
+/// the same deliveries.
+async fn resend_event(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    m: Mutation<EmptyBody>,
+) -> Result<Response, ApiError> {
+    let queued = state.app.resend_event(m.auth.key_only()?, &id).await?;
+    Ok(
+        Json(serde_json::json!({ "data": { "id": id, "queued_deliveries": queued } }))
+            .into_response(),
+    )
 }

@@ -1064,6 +1064,7 @@ async fn expiry_warning_lead_is_configurable(backend: Backend) {
     let options = holdfast::Options {
         settings: Settings {
             expiry_warning_lead_seconds: 3600,
+            ..Settings::default()
         },
         without_workers: true,
     };
