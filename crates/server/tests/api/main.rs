@@ -11,3 +11,4 @@ mod concurrency;
 mod foundation;
 mod idempotency;
 mod intents;
+mod orders;
