@@ -260,6 +260,31 @@ impl TestApp {
             .await
     }
 
+    /// PATCH a JSON body with the test key.
+    pub async fn patch(&self, path: &str, body: Value) -> Res {
+        self.request(reqwest::Method::PATCH, path)
+            .json(&body)
+            .send()
+            .await
+    }
+
+    /// The order as `GET /v1/orders/{id}` shows it.
+    pub async fn order(&self, id: &str) -> Value {
+        let res = self.get(&format!("/v1/orders/{id}")).await;
+        assert_eq!(res.status, 200, "{}", res.text);
+        res.json["data"].clone()
+    }
+
+    /// Every event of one type, oldest first.
+    pub async fn events_of_type(&self, kind: &str) -> Vec<Value> {
+        let res = self.get(&format!("/v1/events?type={kind}&limit=100")).await;
+        assert_eq!(res.status, 200, "{}", res.text);
+        assert_eq!(res.json["has_more"], false);
+        let mut events = res.json["data"].as_array().expect("events").clone();
+        events.reverse();
+        events
+    }
+
     /// Creates a manual-capture intent for `amount` USD cents; returns its id.
     pub async fn create_manual(&self, amount: i64) -> String {
         let res = self
