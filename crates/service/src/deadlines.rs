@@ -140,7 +140,7 @@ impl Holdfast {
         });
         let reference = Some(SCHEDULED_REFERENCE);
         let order = match &current.order_id {
-            Some(order_id) => Some(self.get_order(&ctx.scope, order_id).await?),
+            Some(order_id) => Some(self.load_order(&ctx.scope, order_id).await?),
             None => None,
         };
         let unit: Result<UnitOfWork, ServiceError> = match (kind, order) {

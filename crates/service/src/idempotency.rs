@@ -98,6 +98,10 @@ impl Holdfast {
                 },
             };
             let reply = render(&outcome);
+            if reply.status >= 500 {
+                // A server-side failure applies nothing: no half-done change behind a 5xx.
+                return reply;
+            }
             if let Some(idem) = &ctx.idempotency
                 && reply.status < 500
             {

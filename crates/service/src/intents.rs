@@ -153,7 +153,7 @@ impl Holdfast {
         let mut intent = created.intent;
         let mut outcome = Ok(());
         if auto_confirm && let Some(token) = cmd.payment_source_token {
-            let confirmed = self.authorize(ctx, &intent, token, None, now).await?;
+            let confirmed = self.authorize(ctx, &intent, token, None, now, 0).await?;
             events.extend(self.events(ctx, &confirmed));
             outcome = declined(&confirmed);
             intent = confirmed.intent;
@@ -234,7 +234,7 @@ impl Holdfast {
             "payment_source_token"
         };
         let transition = self
-            .authorize(ctx, &current, token, payment_method_id, now)
+            .authorize(ctx, &current, token, payment_method_id, now, 0)
             .await
             .map_err(|e| match e {
                 ServiceError::Rejected(r) if r.code == ErrorCode::InvalidPaymentSourceToken => {
@@ -253,11 +253,12 @@ impl Holdfast {
         token: String,
         payment_method_id: Option<String>,
         now: Timestamp,
+        attempt: u32,
     ) -> Result<Transition, ServiceError> {
         let processor = self.processor(&ctx.scope)?;
         let result = processor
             .authorize(AuthorizeCall {
-                idempotency_key: format!("{}:authorize:{}", current.id, current.version),
+                idempotency_key: authorize_key(ctx, current, attempt),
                 token,
                 amount: current.amount,
                 capture: current.capture_method == intent::CaptureMethod::Automatic,
@@ -469,4 +470,16 @@ fn declined(transition: &Transition) -> Result<(), ServiceError> {
         }),
         _ => Ok(()),
     }
+}
+
+/// The processor key of an authorization: the intent, the version it was decided on, the request
+/// and the attempt within it. A request re-run after a lost race repeats the same call; an
+/// authorization that was rolled back is never replayed (a new request or attempt is a new key).
+pub(crate) fn authorize_key(ctx: &RequestCtx, intent: &PaymentIntent, attempt: u32) -> String {
+    format!(
+        "{}:authorize:{}:{}:{attempt}",
+        intent.id,
+        intent.version,
+        ctx.request_id.as_deref().unwrap_or("worker")
+    )
 }

@@ -11,11 +11,14 @@ use holdfast_domain::event::{Event, EventObject};
 use holdfast_domain::intent::{CaptureRequest, PaymentIntent, RawMoney, Status, Transition};
 use holdfast_domain::order::{self, CreateOrder, Order, OrderTransition, PayShare, UpdateOrder};
 use holdfast_domain::{ErrorCode, Money, Rejection, Scope, Timestamp};
-use holdfast_processor::VoidCall;
-use holdfast_store::{OrderFilter, Page, UnitOfWork};
+use holdfast_processor::{RefundCall, VoidCall};
+use holdfast_store::{OrderFilter, Page, StoreError, UnitOfWork};
 
 use crate::ids::new_id;
 use crate::{Decision, Holdfast, RequestCtx, ServiceError};
+
+/// Tries of one pay call that lost a race to another change of the order.
+const PAY_ATTEMPTS_MAX: u32 = 8;
 
 /// `POST /v1/orders/{id}/pay`.
 #[derive(Debug, Clone)]
@@ -41,11 +44,11 @@ impl Holdfast {
         Ok(Decision::answer(unit, order))
     }
 
+    /// The order as it stands now: a hold past its deadline no longer counts, even before the
+    /// worker has recorded its expiry (as an intent reads as expired).
     pub async fn get_order(&self, scope: &Scope, id: &str) -> Result<Order, ServiceError> {
-        self.store
-            .get_order(scope, id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(ErrorCode::OrderNotFound, "order"))
+        let order = self.load_order(scope, id).await?;
+        self.order_as_of_now(order).await
     }
 
     pub async fn list_orders(
@@ -53,13 +56,42 @@ impl Holdfast {
         scope: &Scope,
         filter: OrderFilter,
     ) -> Result<Page<Order>, ServiceError> {
-        Ok(self.store.list_orders(scope, &filter).await?)
+        let mut page = self.store.list_orders(scope, &filter).await?;
+        for order in &mut page.data {
+            *order = self.order_as_of_now(order.clone()).await?;
+        }
+        Ok(page)
+    }
+
+    /// The order as stored.
+    pub(crate) async fn load_order(&self, scope: &Scope, id: &str) -> Result<Order, ServiceError> {
+        self.store
+            .get_order(scope, id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(ErrorCode::OrderNotFound, "order"))
+    }
+
+    /// Drops from an order's view the holds whose intents are past their deadline at their own
+    /// time (wall clock or test clock). Only orders with holds cost extra reads.
+    async fn order_as_of_now(&self, mut order: Order) -> Result<Order, ServiceError> {
+        let mut live = Vec::with_capacity(order.holds.len());
+        for hold in std::mem::take(&mut order.holds) {
+            let intent = self
+                .load_intent(&order.scope, &hold.payment_intent_id)
+                .await?;
+            let now = self.time_of(&intent).await?;
+            if !intent.is_due_for_expiry(now) {
+                live.push(hold);
+            }
+        }
+        order.holds = live;
+        Ok(order)
     }
 
     /// Loads an order after recording the expiry of any of its holds that is past its deadline,
     /// so every rule below sees the order as it stands now.
     async fn load_order_settled(&self, scope: &Scope, id: &str) -> Result<Order, ServiceError> {
-        let order = self.get_order(scope, id).await?;
+        let order = self.load_order(scope, id).await?;
         let mut expired_any = false;
         for hold in &order.holds {
             let intent = self.load_intent(scope, &hold.payment_intent_id).await?;
@@ -70,7 +102,7 @@ impl Holdfast {
             }
         }
         if expired_any {
-            return self.get_order(scope, id).await;
+            return self.load_order(scope, id).await;
         }
         Ok(order)
     }
@@ -134,6 +166,25 @@ impl Holdfast {
         id: &str,
         cmd: PayCommand,
     ) -> Result<Decision<Order>, ServiceError> {
+        for attempt in 0..PAY_ATTEMPTS_MAX {
+            if let Some(decision) = self.pay_order_once(ctx, id, &cmd, attempt).await? {
+                return Ok(decision);
+            }
+        }
+        Err(ServiceError::Store(StoreError::Unavailable(
+            "the order keeps changing while it is being paid; nothing is held, retry".into(),
+        )))
+    }
+
+    /// One try at a pay call; `None` when it lost a race and released what it placed, so the
+    /// call should be decided again on fresh state.
+    async fn pay_order_once(
+        &self,
+        ctx: &RequestCtx,
+        id: &str,
+        cmd: &PayCommand,
+        attempt: u32,
+    ) -> Result<Option<Decision<Order>>, ServiceError> {
         let current = self.load_order_settled(&ctx.scope, id).await?;
         let mut seen = HashSet::new();
         let mut intents = Vec::with_capacity(cmd.payment_intent_ids.len());
@@ -186,13 +237,14 @@ impl Holdfast {
             })?;
             tokens.push(token.clone());
         }
-        let processor = self.processor(&ctx.scope)?;
+        // Live mode without a processor refuses before anything is authorized.
+        self.processor(&ctx.scope)?;
 
         let mut authorized: Vec<Transition> = Vec::with_capacity(intents.len());
         for ((intent, amount), token) in intents.iter().zip(amounts).zip(tokens) {
             let share = order::share_of(intent, amount);
             let now = self.time_of(intent).await?;
-            let result = self.authorize(ctx, &share, token, None, now).await;
+            let result = self.authorize(ctx, &share, token, None, now, attempt).await;
             let failure = match result {
                 Ok(t) if t.intent.status == Status::RequiresPaymentMethod => Some(Ok(t)),
                 Ok(t) if t.intent.status == Status::RequiresAction => Some(Err(Rejection::param(
@@ -216,21 +268,12 @@ impl Holdfast {
                 Err(e) => Some(Err(e)),
             };
             let Some(failure) = failure else { continue };
-            // All or nothing: release what this call already held.
-            for placed in &authorized {
-                let void = processor
-                    .void(VoidCall {
-                        idempotency_key: format!("{}:void", placed.intent.id),
-                        processor_ref: placed.intent.processor_ref.clone().unwrap_or_default(),
-                    })
-                    .await;
-                if let Err(e) = void {
-                    tracing::error!(payment_intent = %placed.intent.id, error = %e, "voiding a hold of a failed split payment failed");
-                }
-            }
+            // All or nothing: release what this call already placed.
+            self.roll_back_pay(ctx, &intents, &authorized, attempt)
+                .await;
             return match failure {
                 // The decline is recorded on its intent; the order does not change.
-                Ok(declined) => Ok(self.decision(ctx, declined).map_value(|_| current)),
+                Ok(declined) => Ok(Some(self.decision(ctx, declined).map_value(|_| current))),
                 Err(e) => Err(e),
             };
         }
@@ -246,7 +289,64 @@ impl Holdfast {
         unit.events
             .extend(self.order_events(ctx, &order_transition));
         unit.orders.push(order_transition.order.clone());
-        Ok(Decision::answer(unit, order_transition.order))
+        // Committed here rather than by the caller: if another change to the order or its intents
+        // wins the race, what this call placed at the processor must be released.
+        match self.store.commit(unit).await {
+            Ok(()) => Ok(Some(Decision::answer(
+                UnitOfWork::default(),
+                order_transition.order,
+            ))),
+            Err(StoreError::Conflict) => {
+                self.roll_back_pay(ctx, &intents, &authorized, attempt)
+                    .await;
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Releases at the processor what a pay call placed before it failed: holds are voided,
+    /// automatic charges refunded, each keyed by this request's own authorization.
+    async fn roll_back_pay(
+        &self,
+        ctx: &RequestCtx,
+        before: &[PaymentIntent],
+        placed: &[Transition],
+        attempt: u32,
+    ) {
+        let Ok(processor) = self.processor(&ctx.scope) else {
+            return;
+        };
+        for t in placed {
+            let Some(original) = before.iter().find(|i| i.id == t.intent.id) else {
+                continue;
+            };
+            let key = format!(
+                "{}:rollback",
+                crate::intents::authorize_key(ctx, original, attempt)
+            );
+            let processor_ref = t.intent.processor_ref.clone().unwrap_or_default();
+            let released = if t.intent.status == Status::Succeeded {
+                processor
+                    .refund(RefundCall {
+                        idempotency_key: key,
+                        processor_ref,
+                        amount: t.intent.amount,
+                    })
+                    .await
+                    .map(|_| ())
+            } else {
+                processor
+                    .void(VoidCall {
+                        idempotency_key: key,
+                        processor_ref,
+                    })
+                    .await
+            };
+            if let Err(e) = released {
+                tracing::error!(payment_intent = %t.intent.id, error = %e, "releasing a payment of a failed order pay failed");
+            }
+        }
     }
 
     /// `POST /v1/orders/{oid}/payment-intents/{pid}/capture`. Repeating a capture replays with
@@ -278,7 +378,10 @@ impl Holdfast {
             .await?;
         if intent.status == Status::Succeeded {
             order::check_recapture(&intent, amount.as_ref())?;
-            return Ok(Decision::answer(UnitOfWork::default(), current));
+            // The capture that won may have committed after `current` was read: answer with the
+            // order as it stands now.
+            let now = self.load_order(&ctx.scope, &current.id).await?;
+            return Ok(Decision::answer(UnitOfWork::default(), now));
         }
         let req = CaptureRequest {
             amount,
@@ -286,7 +389,8 @@ impl Holdfast {
             metadata: Default::default(),
         };
         let decision = self.capture(ctx, &intent, req).await?;
-        Ok(self.with_order(ctx, decision, |after, now| {
+        let unchanged = current.clone();
+        Ok(self.with_order(ctx, decision, unchanged, |after, now| {
             Some(order::apply_capture(&current, after, now))
         }))
     }
@@ -316,7 +420,8 @@ impl Holdfast {
             .load_order_intent(&ctx.scope, &current, intent_id)
             .await?;
         let decision = self.cancel_loaded(ctx, &intent, None, reference).await?;
-        Ok(self.with_order(ctx, decision, |after, now| {
+        let unchanged = current.clone();
+        Ok(self.with_order(ctx, decision, unchanged, |after, now| {
             order::apply_release(&current, after, false, now)
         }))
     }
@@ -331,7 +436,7 @@ impl Holdfast {
         let Some(order_id) = &expired.order_id else {
             return Ok(None);
         };
-        let current = self.get_order(&ctx.scope, order_id).await?;
+        let current = self.load_order(&ctx.scope, order_id).await?;
         Ok(order::apply_release(&current, expired, true, now))
     }
 
@@ -352,28 +457,24 @@ impl Holdfast {
     }
 
     /// Adds the order's side to an intent decision: the order's next state and its events, in the
-    /// same unit; the answer becomes the order.
+    /// same unit; the answer becomes the order. An intent step with no order side (a void of an
+    /// intent that never held anything) leaves the order `unchanged` and answers with it.
     fn with_order(
         &self,
         ctx: &RequestCtx,
         decision: Decision<PaymentIntent>,
+        unchanged: Order,
         order_side: impl FnOnce(&PaymentIntent, Timestamp) -> Option<OrderTransition>,
     ) -> Decision<Order> {
         let Decision { mut unit, outcome } = decision;
-        let outcome = match outcome {
-            Ok(after) => match order_side(&after, after.updated_at) {
-                Some(t) => {
-                    unit.events.extend(self.order_events(ctx, &t));
-                    unit.orders.push(t.order.clone());
-                    Ok(t.order)
-                }
-                None => Err(ServiceError::Rejected(Rejection::new(
-                    ErrorCode::InternalError,
-                    "the order has no hold for this intent",
-                ))),
-            },
-            Err(e) => Err(e),
-        };
+        let outcome = outcome.map(|after| match order_side(&after, after.updated_at) {
+            Some(t) => {
+                unit.events.extend(self.order_events(ctx, &t));
+                unit.orders.push(t.order.clone());
+                t.order
+            }
+            None => unchanged,
+        });
         Decision { unit, outcome }
     }
 

@@ -123,7 +123,7 @@ impl Holdfast {
             if next_refund.status == RefundStatus::Succeeded
                 && let Some(order_id) = &next_intent.order_id
             {
-                let order = self.get_order(&refund.scope, order_id).await?;
+                let order = self.load_order(&refund.scope, order_id).await?;
                 let t =
                     order::apply_refund(&order, &next_intent.id, next_refund.amount.amount, now);
                 unit.events.extend(self.order_events(ctx, &t));
