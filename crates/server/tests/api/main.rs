@@ -12,4 +12,5 @@ mod deadlines;
 mod foundation;
 mod idempotency;
 mod intents;
+mod refunds;
 mod test_clocks;
