@@ -31,6 +31,21 @@
 //!   with `cancellation_reason: authorization_expired`; the expiring-soon warning is emitted at most
 //!   once per intent, only while the hold waits for capture.
 //!
+//! Refunds run in the same sequences: a refund command (random amount, including none, zero,
+//! negative, more than refundable and another currency; random reason and reference) goes through
+//! `decide_refund`, then `reserve_refund`, then `resolve_refund` with a random processor answer, or
+//! stays pending to be resolved by a later command (the worker's late answer). After every step:
+//!
+//! - `refunded + refund_pending <= captured`, neither negative, and `refunded` never decreases;
+//! - refunds touch nothing but `refunded`, `refund_pending`, the version and the refund actions:
+//!   authorized, capturable, captured, released and the status stay as they were;
+//! - a refusal is the one the contract names, in its order (not refundable, then an amount greater
+//!   than zero, in the payment's currency, no more than still refundable, then the reason), and
+//!   changes nothing;
+//! - the ledger adds up: the succeeded refunds sum to `refunded`, the pending ones to
+//!   `refund_pending`, and each resolved refund has exactly one refund action with its amount,
+//!   status, reference and request; a refund is created once and resolved at most once.
+//!
 //! `PROPTEST_CASES` overrides the number of cases (2000 by default: about a second unoptimized).
 
 use holdfast_domain::intent::Card;
@@ -41,6 +56,10 @@ use holdfast_domain::intent::{
     apply_capture, apply_expiry, apply_expiry_warning, check_authenticate, check_confirm,
     clear_scheduled_action, create, decide_cancel, decide_capture, set_scheduled_action,
 };
+use holdfast_domain::refund::{
+    Refund, RefundOutcome, RefundReason, RefundRequest, RefundStatus, decide_refund,
+    reserve_refund, resolve_refund,
+};
 use holdfast_domain::time::SECONDS_PER_DAY;
 use holdfast_domain::{ErrorCode, EventType, Money, Rejection, Scope, Timestamp};
 use proptest::prelude::*;
@@ -49,6 +68,10 @@ use proptest::test_runner::TestCaseError;
 const T0: Timestamp = Timestamp(1_783_000_000);
 /// The reference the worker records on the actions it performs on schedule.
 const SCHEDULED: &str = "scheduled";
+/// The request id every refund command carries, to follow it onto the refund and its action.
+const REFUND_REQUEST: &str = "req_refund";
+/// What the processor says when it declines a refund.
+const REFUND_DECLINED: &str = "the issuer declined the refund";
 
 /// What the processor answers to an authorization or an authentication.
 #[derive(Debug, Clone)]
@@ -99,6 +122,42 @@ struct Schedule {
     currency: Option<&'static str>,
 }
 
+/// How a refund picks its amount.
+#[derive(Debug, Clone)]
+enum RefundAmount {
+    /// No amount: everything still refundable.
+    Omitted,
+    /// This many minor units, whatever was captured.
+    Raw(i64),
+    /// This many thousandths of what is still refundable (0 ..= 1000).
+    Permille(u16),
+    /// What is still refundable plus this many minor units: the boundary.
+    AroundRefundable(i64),
+    /// What was captured plus this many minor units (refunded money counts against it).
+    AroundCaptured(i64),
+}
+
+/// What the processor does with a refund once it was reserved.
+#[derive(Debug, Clone, Copy)]
+enum RefundAnswer {
+    Succeed,
+    Fail,
+    /// No answer yet: the refund stays pending until a `ResolveRefund`.
+    Silent,
+}
+
+/// `POST /v1/refunds`, before it is turned into a request.
+#[derive(Debug, Clone)]
+struct RefundCmd {
+    amount: RefundAmount,
+    /// `None`: the intent's own currency.
+    currency: Option<&'static str>,
+    reason: Option<&'static str>,
+    /// A reference of this many characters (501 is one too many).
+    reference: Option<usize>,
+    answer: RefundAnswer,
+}
+
 #[derive(Debug, Clone)]
 enum Cmd {
     Confirm(Answer),
@@ -118,6 +177,11 @@ enum Cmd {
     /// A test clock's step: the clock moves to the next due moment (if it is ahead), then the worker
     /// takes one step there.
     WorkNextDue,
+    /// A refund: decide, reserve, and resolve unless the processor stays silent.
+    Refund(RefundCmd),
+    /// The processor's late answer (`true`: succeeded) to one of the refunds made so far, picked by
+    /// the index; a refund no longer pending must be left alone.
+    ResolveRefund(prop::sample::Index, bool),
 }
 
 /// How an intent is created.
@@ -191,8 +255,60 @@ fn schedule() -> impl Strategy<Value = Schedule> {
         })
 }
 
+fn refund_amount() -> impl Strategy<Value = RefundAmount> {
+    prop_oneof![
+        3 => Just(RefundAmount::Omitted),
+        2 => (-1_000_000_000..=2_000_000_000i64).prop_map(RefundAmount::Raw),
+        1 => prop_oneof![Just(i64::MIN), Just(-1i64), Just(0i64), Just(1i64), Just(i64::MAX)]
+            .prop_map(RefundAmount::Raw),
+        4 => (0..=1000u16).prop_map(RefundAmount::Permille),
+        2 => (-2..=2i64).prop_map(RefundAmount::AroundRefundable),
+        1 => (-2..=2i64).prop_map(RefundAmount::AroundCaptured),
+    ]
+}
+
+fn refund_cmd() -> impl Strategy<Value = RefundCmd> {
+    (
+        refund_amount(),
+        prop_oneof![
+            6 => Just(None),
+            1 => prop::sample::select(vec!["USD", "JPY", "EUR", "usd", "XXX", ""]).prop_map(Some),
+        ],
+        prop::sample::select(vec![
+            None,
+            None,
+            Some("requested_by_customer"),
+            Some("duplicate"),
+            Some("fraudulent"),
+            Some("abandoned"),
+            Some("Duplicate"),
+            Some(""),
+        ]),
+        prop_oneof![6 => Just(None), 2 => Just(Some(500usize)), 1 => Just(Some(501usize))],
+        prop_oneof![
+            5 => Just(RefundAnswer::Succeed),
+            2 => Just(RefundAnswer::Fail),
+            2 => Just(RefundAnswer::Silent),
+        ],
+    )
+        .prop_map(|(amount, currency, reason, reference, answer)| RefundCmd {
+            amount,
+            currency,
+            reason,
+            reference,
+            answer,
+        })
+}
+
+fn resolve_refund_cmd() -> impl Strategy<Value = Cmd> {
+    (any::<prop::sample::Index>(), prop::bool::weighted(0.7))
+        .prop_map(|(index, succeeded)| Cmd::ResolveRefund(index, succeeded))
+}
+
 fn command() -> impl Strategy<Value = Cmd> {
     prop_oneof![
+        4 => refund_cmd().prop_map(Cmd::Refund),
+        2 => resolve_refund_cmd(),
         4 => answer().prop_map(Cmd::Confirm),
         2 => answer().prop_map(Cmd::Authenticate),
         3 => (amount(), currency()).prop_map(|(amount, currency)| Cmd::Capture { amount, currency }),
@@ -488,6 +604,52 @@ struct World {
     intent: PaymentIntent,
     now: Timestamp,
     ids: u64,
+    /// Every refund made so far, each as last stored.
+    refunds: Vec<Refund>,
+}
+
+impl World {
+    fn new(intent: PaymentIntent) -> World {
+        World {
+            intent,
+            now: T0,
+            ids: 0,
+            refunds: Vec::new(),
+        }
+    }
+}
+
+/// What the processor's answer to a pending refund did.
+#[derive(Debug)]
+struct Resolution {
+    outcome: RefundOutcome,
+    /// The refund as resolved.
+    refund: Refund,
+    events: Vec<EventType>,
+}
+
+/// A refund that went through `decide_refund` and `reserve_refund`.
+#[derive(Debug)]
+struct RefundStep {
+    /// What `decide_refund` granted.
+    amount: Money,
+    /// The intent with the amount reserved.
+    reserved: PaymentIntent,
+    /// The refund as reserved (pending).
+    refund: Refund,
+    reserve_events: Vec<EventType>,
+    /// The processor's answer, unless it was silent.
+    resolution: Option<Resolution>,
+}
+
+/// A late answer to one of the refunds made so far.
+#[derive(Debug)]
+struct ResolveStep {
+    /// The refund answered, as it was stored.
+    refund: Refund,
+    outcome: RefundOutcome,
+    /// `None`: `resolve_refund` left it alone.
+    resolution: Option<Resolution>,
 }
 
 /// What one step did.
@@ -503,14 +665,32 @@ enum Outcome {
     Worked(Box<Work>),
     /// The worker was offered due work it could not perform.
     Stuck(String),
+    /// A refund was reserved, and resolved if the processor answered.
+    Refunded(Box<RefundStep>),
+    /// A late answer to a refund (`None`: there was no refund to answer).
+    Resolved(Option<Box<ResolveStep>>),
 }
 
 impl Outcome {
-    fn events(&self) -> &[EventType] {
+    fn events(&self) -> Vec<EventType> {
         match self {
-            Outcome::Moved(events) => events,
-            Outcome::Worked(work) => work.transition.as_ref().map_or(&[], |t| &t.events),
-            _ => &[],
+            Outcome::Moved(events) => events.clone(),
+            Outcome::Worked(work) => work
+                .transition
+                .as_ref()
+                .map_or_else(Vec::new, |t| t.events.clone()),
+            Outcome::Refunded(step) => {
+                let mut events = step.reserve_events.clone();
+                if let Some(r) = &step.resolution {
+                    events.extend(r.events.iter().copied());
+                }
+                events
+            }
+            Outcome::Resolved(Some(step)) => step
+                .resolution
+                .as_ref()
+                .map_or_else(Vec::new, |r| r.events.clone()),
+            _ => Vec::new(),
         }
     }
 }
@@ -580,7 +760,84 @@ impl World {
                 }
                 self.work()
             }
+            Cmd::Refund(r) => self.refund(r),
+            Cmd::ResolveRefund(index, succeeded) => {
+                if self.refunds.is_empty() {
+                    return Outcome::Resolved(None);
+                }
+                let at = index.index(self.refunds.len());
+                let outcome = refund_outcome(*succeeded);
+                let refund = self.refunds[at].clone();
+                let resolution = self.resolve(at, &outcome);
+                Outcome::Resolved(Some(Box::new(ResolveStep {
+                    refund,
+                    outcome,
+                    resolution,
+                })))
+            }
         }
+    }
+
+    /// `POST /v1/refunds` as the service runs it: decide, reserve (first commit), then the
+    /// processor's answer (second commit), unless it is silent.
+    fn refund(&mut self, cmd: &RefundCmd) -> Outcome {
+        let req = refund_request(&self.intent, cmd);
+        let amount = match decide_refund(&self.intent, &req) {
+            Ok(amount) => amount,
+            Err(r) => return Outcome::Refused(r),
+        };
+        self.ids += 1;
+        let id = format!("re_{}", self.ids);
+        let before = self.intent.clone();
+        let (refund, reserved, reserve_events) = self.with_request(|ctx| {
+            reserve_refund(&before, id, amount, &req, Some("idem_refund".into()), ctx)
+        });
+        self.intent = reserved.clone();
+        self.refunds.push(refund.clone());
+        let resolution = match cmd.answer {
+            RefundAnswer::Succeed => {
+                self.resolve(self.refunds.len() - 1, &RefundOutcome::Succeeded)
+            }
+            RefundAnswer::Fail => self.resolve(self.refunds.len() - 1, &refund_outcome(false)),
+            RefundAnswer::Silent => None,
+        };
+        Outcome::Refunded(Box::new(RefundStep {
+            amount,
+            reserved,
+            refund,
+            reserve_events,
+            resolution,
+        }))
+    }
+
+    /// Records the processor's answer to refund `at` through `resolve_refund`.
+    fn resolve(&mut self, at: usize, outcome: &RefundOutcome) -> Option<Resolution> {
+        let intent = self.intent.clone();
+        let refund = self.refunds[at].clone();
+        let (next_refund, next_intent, events) =
+            self.with_request(|ctx| resolve_refund(&intent, &refund, outcome, ctx))?;
+        self.intent = next_intent;
+        self.refunds[at] = next_refund.clone();
+        Some(Resolution {
+            outcome: outcome.clone(),
+            refund: next_refund,
+            events,
+        })
+    }
+
+    /// Runs `f` with a context at the world's time carrying the refund request's id.
+    fn with_request<R>(&mut self, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
+        let ids = &mut self.ids;
+        let mut new_id = |prefix: &'static str| {
+            *ids += 1;
+            format!("{prefix}_{ids}")
+        };
+        let mut ctx = Ctx {
+            now: self.now,
+            request_id: Some(REFUND_REQUEST),
+            new_id: &mut new_id,
+        };
+        f(&mut ctx)
     }
 
     fn work(&mut self) -> Outcome {
@@ -655,6 +912,85 @@ fn raw_amount(
         amount: minor,
         currency: currency.unwrap_or(intent.currency().as_str()).into(),
     })
+}
+
+fn refund_outcome(succeeded: bool) -> RefundOutcome {
+    if succeeded {
+        RefundOutcome::Succeeded
+    } else {
+        RefundOutcome::Failed {
+            reason: REFUND_DECLINED.into(),
+        }
+    }
+}
+
+/// What a refund may still take of `intent`, stated from the contract: captured money not yet
+/// refunded nor reserved.
+fn still_refundable(intent: &PaymentIntent) -> i64 {
+    intent.captured - intent.refunded - intent.refund_pending
+}
+
+/// The request a `Refund` command sends to `intent`.
+fn refund_request(intent: &PaymentIntent, cmd: &RefundCmd) -> RefundRequest {
+    let refundable = still_refundable(intent);
+    let minor = match cmd.amount {
+        RefundAmount::Omitted => None,
+        RefundAmount::Raw(n) => Some(n),
+        RefundAmount::Permille(p) => Some(refundable.saturating_mul(i64::from(p)) / 1000),
+        RefundAmount::AroundRefundable(d) => Some(refundable.saturating_add(d)),
+        RefundAmount::AroundCaptured(d) => Some(intent.captured.saturating_add(d)),
+    };
+    RefundRequest {
+        amount: minor.map(|amount| RawMoney {
+            amount,
+            currency: cmd.currency.unwrap_or(intent.currency().as_str()).into(),
+        }),
+        reason: cmd.reason.map(str::to_owned),
+        reference: cmd.reference.map(|n| "r".repeat(n)),
+        metadata: [("case".to_owned(), "refund".to_owned())].into(),
+    }
+}
+
+/// The contract's answer to a refund of `intent`: the amount it takes, or the code and parameter
+/// at fault, in the contract's order: captured at all, then the amount (greater than zero, in the
+/// payment's currency, no more than still refundable; none means everything refundable, which
+/// must not be nothing), then the reason, then the reference.
+fn expected_refund(
+    intent: &PaymentIntent,
+    req: &RefundRequest,
+) -> Result<i64, (ErrorCode, &'static str)> {
+    if intent.status != Status::Succeeded || intent.captured == 0 {
+        return Err((ErrorCode::PaymentIntentNotRefundable, "payment_intent_id"));
+    }
+    let refundable = still_refundable(intent);
+    let amount = match &req.amount {
+        None => refundable,
+        Some(raw) if raw.amount <= 0 => {
+            return Err((ErrorCode::InvalidRefundAmount, "amount_money.amount"));
+        }
+        Some(raw) if raw.currency != intent.currency().as_str() => {
+            return Err((ErrorCode::RefundCurrencyMismatch, "amount_money.currency"));
+        }
+        Some(raw) => raw.amount,
+    };
+    if amount <= 0 || amount > refundable {
+        return Err((
+            ErrorCode::RefundAmountExceedsCaptured,
+            "amount_money.amount",
+        ));
+    }
+    match req.reason.as_deref() {
+        None | Some("requested_by_customer" | "duplicate" | "fraudulent") => {}
+        Some(_) => return Err((ErrorCode::InvalidParameter, "reason")),
+    }
+    if req
+        .reference
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > 500)
+    {
+        return Err((ErrorCode::InvalidParameter, "reference"));
+    }
+    Ok(amount)
 }
 
 /// The request a `Schedule` command sends to `intent` at `now`. Amounts refer to the intent's amount:
@@ -742,7 +1078,9 @@ fn expected(intent: &PaymentIntent, cmd: &Cmd, now: Timestamp) -> Option<Result<
         | Cmd::Schedule(_)
         | Cmd::Unschedule
         | Cmd::Work
-        | Cmd::WorkNextDue => return None,
+        | Cmd::WorkNextDue
+        | Cmd::Refund(_)
+        | Cmd::ResolveRefund(..) => return None,
     })
 }
 
@@ -808,6 +1146,26 @@ fn check_intent(pi: &PaymentIntent) -> Result<(), TestCaseError> {
     }
     prop_assert!(pi.captured <= pi.authorized, "captured more than the hold");
     prop_assert!(pi.amount.amount > 0, "the amount is not positive");
+    prop_assert!(
+        pi.refunded >= 0 && pi.refund_pending >= 0,
+        "negative refunds: refunded {}, pending {}",
+        pi.refunded,
+        pi.refund_pending
+    );
+    prop_assert!(
+        pi.refunded + pi.refund_pending <= pi.captured,
+        "refunded {} + pending {} exceed captured {}",
+        pi.refunded,
+        pi.refund_pending,
+        pi.captured
+    );
+    if pi.status != Status::Succeeded {
+        prop_assert_eq!(
+            (pi.refunded, pi.refund_pending),
+            (0, 0),
+            "refunds on an intent that never settled"
+        );
+    }
 
     let of_kind = |kind: ActionType| {
         pi.actions
@@ -1141,6 +1499,12 @@ fn check_history(events: &[EventType]) -> Result<(), TestCaseError> {
         events
     );
     prop_assert!(count(EventType::PaymentIntentRequiresCapture) <= 1);
+    prop_assert!(
+        count(EventType::RefundSucceeded) + count(EventType::RefundFailed)
+            <= count(EventType::RefundCreated),
+        "a refund resolved more than once: {:?}",
+        events
+    );
     if let Some(warned) = events
         .iter()
         .position(|e| *e == EventType::PaymentIntentAuthorizationExpiring)
@@ -1251,6 +1615,8 @@ fn check_step(
     check_intent(after)?;
 
     match (cmd, outcome) {
+        (Cmd::Refund(r), _) => check_refund(before, at, r, outcome, after)?,
+        (Cmd::ResolveRefund(..), _) => check_late_answer(before, at, outcome, after)?,
         (Cmd::Schedule(s), _) => check_schedule(before, at, s, outcome, after)?,
         (Cmd::Unschedule, _) => check_unschedule(before, at, outcome, after)?,
         (Cmd::Work | Cmd::WorkNextDue, Outcome::Worked(work)) => {
@@ -1274,7 +1640,35 @@ fn check_step(
         _ => check_command(before, at, cmd, outcome, after)?,
     }
 
-    if before.status.is_terminal() {
+    prop_assert!(
+        after.refunded >= before.refunded,
+        "refunded went down from {} to {}",
+        before.refunded,
+        after.refunded
+    );
+    let refunding = matches!(cmd, Cmd::Refund(_) | Cmd::ResolveRefund(..));
+    if refunding {
+        // A refund moves refunded money and its reservation, records its action and bumps the
+        // version; the hold's amounts and the status stay as they were.
+        let mut want = before.clone();
+        want.refunded = after.refunded;
+        want.refund_pending = after.refund_pending;
+        want.version = after.version;
+        want.updated_at = after.updated_at;
+        want.actions = after.actions.clone();
+        prop_assert_eq!(after, &want, "a refund changed more than the refund fields");
+        prop_assert!(
+            after.actions.starts_with(&before.actions),
+            "the action history was rewritten"
+        );
+    } else {
+        prop_assert_eq!(
+            (after.refunded, after.refund_pending),
+            (before.refunded, before.refund_pending),
+            "something other than a refund moved refunded money"
+        );
+    }
+    if before.status.is_terminal() && !refunding {
         prop_assert_eq!(after, before, "a terminal intent changed");
     }
     if lapsed(before, at) {
@@ -1392,6 +1786,297 @@ fn check_command_deadlines(
     Ok(())
 }
 
+/// A refund command: refused exactly as the contract says (changing nothing), or reserved and then
+/// resolved as the processor answered, or left pending if it was silent.
+fn check_refund(
+    before: &PaymentIntent,
+    at: Timestamp,
+    cmd: &RefundCmd,
+    outcome: &Outcome,
+    after: &PaymentIntent,
+) -> Result<(), TestCaseError> {
+    let req = refund_request(before, cmd);
+    let step = match (expected_refund(before, &req), outcome) {
+        (Err((code, param)), Outcome::Refused(r)) => {
+            prop_assert_eq!(r.code, code, "{}", r.message);
+            prop_assert_eq!(r.param.as_deref(), Some(param));
+            prop_assert_eq!(after, before, "a refused refund changed the intent");
+            return Ok(());
+        }
+        (Ok(amount), Outcome::Refunded(step)) => {
+            prop_assert_eq!(step.amount, Money::new(amount, before.currency()));
+            step
+        }
+        (want, got) => {
+            return Err(TestCaseError::fail(format!(
+                "refunding {req:?} of a {} intent (captured {}, refunded {}, pending {}): \
+                 expected {want:?}, got {got:?}",
+                before.status.as_str(),
+                before.captured,
+                before.refunded,
+                before.refund_pending
+            )));
+        }
+    };
+    let amount = step.amount.amount;
+
+    // The reservation: the amount moves to refund_pending, nothing else but the version.
+    let mut reserved = before.clone();
+    reserved.version += 1;
+    reserved.updated_at = at;
+    reserved.refund_pending += amount;
+    prop_assert_eq!(&step.reserved, &reserved, "the reservation");
+    check_intent(&step.reserved)?;
+    prop_assert_eq!(&step.reserve_events, &vec![EventType::RefundCreated]);
+    let refund = &step.refund;
+    let want_reason = match req.reason.as_deref() {
+        Some("requested_by_customer") => Some(RefundReason::RequestedByCustomer),
+        Some("duplicate") => Some(RefundReason::Duplicate),
+        Some("fraudulent") => Some(RefundReason::Fraudulent),
+        _ => None,
+    };
+    prop_assert_eq!(refund.status, RefundStatus::Pending);
+    prop_assert_eq!(refund.version, 1);
+    prop_assert_eq!(refund.amount, step.amount);
+    prop_assert_eq!(&refund.payment_intent_id, &before.id);
+    prop_assert_eq!(&refund.scope, &before.scope);
+    prop_assert_eq!(&refund.order_id, &before.order_id);
+    prop_assert_eq!(refund.reason, want_reason);
+    prop_assert_eq!(&refund.reference, &req.reference);
+    prop_assert_eq!(&refund.metadata, &req.metadata);
+    prop_assert_eq!(&refund.failure_reason, &None);
+    prop_assert_eq!(refund.idempotency_key.as_deref(), Some("idem_refund"));
+    prop_assert_eq!(refund.request_id.as_deref(), Some(REFUND_REQUEST));
+    prop_assert_eq!((refund.created_at, refund.updated_at), (at, at));
+
+    match (cmd.answer, &step.resolution) {
+        (RefundAnswer::Silent, None) => {
+            prop_assert_eq!(
+                after,
+                &step.reserved,
+                "a silent processor resolved a refund"
+            );
+        }
+        (RefundAnswer::Succeed | RefundAnswer::Fail, Some(resolution)) => {
+            let succeeded = matches!(cmd.answer, RefundAnswer::Succeed);
+            prop_assert_eq!(&resolution.outcome, &refund_outcome(succeeded));
+            check_resolution(&step.reserved, refund, resolution, after, at)?;
+        }
+        (answer, resolution) => {
+            return Err(TestCaseError::fail(format!(
+                "the processor answered {answer:?} but the resolution is {resolution:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A late answer to a refund: resolves it if it is still pending, and leaves everything alone if
+/// it is not (another process answered first).
+fn check_late_answer(
+    before: &PaymentIntent,
+    at: Timestamp,
+    outcome: &Outcome,
+    after: &PaymentIntent,
+) -> Result<(), TestCaseError> {
+    let Outcome::Resolved(step) = outcome else {
+        return Err(TestCaseError::fail(format!(
+            "a late answer gave {outcome:?}"
+        )));
+    };
+    let Some(step) = step else {
+        prop_assert_eq!(after, before, "no refund to answer, yet the intent changed");
+        return Ok(());
+    };
+    match (&step.resolution, step.refund.status) {
+        (Some(resolution), RefundStatus::Pending) => {
+            prop_assert_eq!(&resolution.outcome, &step.outcome);
+            check_resolution(before, &step.refund, resolution, after, at)?;
+        }
+        (None, RefundStatus::Succeeded | RefundStatus::Failed) => {
+            prop_assert_eq!(
+                after,
+                before,
+                "answering a resolved refund changed the intent"
+            );
+        }
+        (resolution, status) => {
+            return Err(TestCaseError::fail(format!(
+                "answering a {status:?} refund gave {resolution:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The processor's answer to `pending`, taking `from` to `to` at `at`: the reservation becomes
+/// refunded money (succeeded) or is given back (failed), with one refund action carrying the
+/// refund's amount, reference, metadata and request.
+fn check_resolution(
+    from: &PaymentIntent,
+    pending: &Refund,
+    resolution: &Resolution,
+    to: &PaymentIntent,
+    at: Timestamp,
+) -> Result<(), TestCaseError> {
+    let amount = pending.amount.amount;
+    let succeeded = resolution.outcome == RefundOutcome::Succeeded;
+    prop_assert!(
+        from.refund_pending >= amount,
+        "resolving more than was reserved"
+    );
+    let mut want = from.clone();
+    want.version += 1;
+    want.updated_at = at;
+    want.refund_pending -= amount;
+    if succeeded {
+        want.refunded += amount;
+    }
+    prop_assert_eq!(
+        to.actions.len(),
+        from.actions.len() + 1,
+        "one refund action"
+    );
+    prop_assert!(
+        to.actions.starts_with(&from.actions),
+        "the action history was rewritten"
+    );
+    let Some(action) = to.actions.last() else {
+        return Err(TestCaseError::fail("no refund action"));
+    };
+    prop_assert_eq!(action.kind, ActionType::Refund);
+    prop_assert_eq!(
+        action.status,
+        if succeeded {
+            ActionStatus::Succeeded
+        } else {
+            ActionStatus::Failed
+        }
+    );
+    prop_assert_eq!(action.amount, pending.amount);
+    prop_assert_eq!(&action.reference, &pending.reference);
+    prop_assert_eq!(&action.metadata, &pending.metadata);
+    prop_assert_eq!(&action.request_id, &pending.request_id);
+    prop_assert_eq!(action.created_at, at);
+    want.actions = to.actions.clone();
+    prop_assert_eq!(
+        to,
+        &want,
+        "the resolution changed more than the refund fields"
+    );
+
+    let mut want_refund = pending.clone();
+    want_refund.version += 1;
+    want_refund.updated_at = at;
+    if succeeded {
+        want_refund.status = RefundStatus::Succeeded;
+    } else {
+        want_refund.status = RefundStatus::Failed;
+        want_refund.failure_reason = Some(REFUND_DECLINED.into());
+    }
+    prop_assert_eq!(&resolution.refund, &want_refund);
+    prop_assert_eq!(
+        &resolution.events,
+        &vec![if succeeded {
+            EventType::RefundSucceeded
+        } else {
+            EventType::RefundFailed
+        }]
+    );
+    Ok(())
+}
+
+/// The intent's refund fields agree with its refunds, its refund actions and the refund events so
+/// far: succeeded refunds add up to `refunded`, pending ones to `refund_pending`; each refund was
+/// created once and resolved at most once.
+fn check_ledger(
+    pi: &PaymentIntent,
+    refunds: &[Refund],
+    events: &[EventType],
+) -> Result<(), TestCaseError> {
+    let of = |status: RefundStatus| refunds.iter().filter(move |r| r.status == status);
+    prop_assert_eq!(
+        of(RefundStatus::Succeeded)
+            .map(|r| r.amount.amount)
+            .sum::<i64>(),
+        pi.refunded,
+        "succeeded refunds do not add up to refunded"
+    );
+    prop_assert_eq!(
+        of(RefundStatus::Pending)
+            .map(|r| r.amount.amount)
+            .sum::<i64>(),
+        pi.refund_pending,
+        "pending refunds do not add up to refund_pending"
+    );
+    for r in refunds {
+        prop_assert!(r.amount.amount > 0, "an empty refund: {:?}", r);
+        prop_assert_eq!(r.amount.currency, pi.currency());
+        prop_assert_eq!(&r.payment_intent_id, &pi.id);
+        prop_assert_eq!(r.failure_reason.is_some(), r.status == RefundStatus::Failed);
+    }
+    let actions = |status: ActionStatus| {
+        pi.actions
+            .iter()
+            .filter(move |a| a.kind == ActionType::Refund && a.status == status)
+    };
+    prop_assert_eq!(
+        actions(ActionStatus::Succeeded)
+            .map(|a| a.amount.amount)
+            .sum::<i64>(),
+        pi.refunded
+    );
+    prop_assert_eq!(
+        actions(ActionStatus::Succeeded).count(),
+        of(RefundStatus::Succeeded).count()
+    );
+    prop_assert_eq!(
+        actions(ActionStatus::Failed).count(),
+        of(RefundStatus::Failed).count()
+    );
+    let count = |e: EventType| events.iter().filter(|x| **x == e).count();
+    prop_assert_eq!(count(EventType::RefundCreated), refunds.len());
+    prop_assert_eq!(
+        count(EventType::RefundSucceeded),
+        of(RefundStatus::Succeeded).count()
+    );
+    prop_assert_eq!(
+        count(EventType::RefundFailed),
+        of(RefundStatus::Failed).count()
+    );
+    Ok(())
+}
+
+/// Commands for a payment that already settled: mostly refunds and late answers, with time, the
+/// worker and the hold's commands (which must all be refused or do nothing) in between.
+fn settled_command() -> impl Strategy<Value = Cmd> {
+    prop_oneof![
+        8 => refund_cmd().prop_map(Cmd::Refund),
+        4 => resolve_refund_cmd(),
+        1 => (0..=3 * SECONDS_PER_DAY).prop_map(Cmd::Advance),
+        1 => (amount(), currency()).prop_map(|(amount, currency)| Cmd::Capture { amount, currency }),
+        1 => Just(Cmd::Cancel(None)),
+        1 => answer().prop_map(Cmd::Confirm),
+        1 => Just(Cmd::Work),
+        1 => Just(Cmd::AsOf),
+    ]
+}
+
+/// Runs `cmds` in `world`, checking every step; `events` are the events so far.
+fn run(world: &mut World, cmds: &[Cmd], events: &mut Vec<EventType>) -> Result<(), TestCaseError> {
+    for cmd in cmds {
+        let before = world.intent.clone();
+        let at = world.now;
+        let outcome = world.step(cmd);
+        check_step(&before, at, cmd, &outcome, &world.intent)?;
+        check_deadlines(&world.intent, world.now)?;
+        events.extend(outcome.events());
+        check_history(events)?;
+        check_ledger(&world.intent, &world.refunds, events)?;
+    }
+    Ok(())
+}
+
 fn config() -> ProptestConfig {
     let mut config = ProptestConfig::default();
     if std::env::var_os("PROPTEST_CASES").is_none() {
@@ -1412,17 +2097,51 @@ proptest! {
         check_intent(&intent)?;
         check_deadlines(&intent, T0)?;
         prop_assert_eq!(intent.version, 1);
-        let mut world = World { intent, now: T0, ids: 0 };
+        let mut world = World::new(intent);
         let mut events = Vec::new();
-        for cmd in &cmds {
+        run(&mut world, &cmds, &mut events)?;
+    }
+
+    /// A settled payment (captured in part or in full, or charged at once) refunded at random:
+    /// never more than was captured, refusals in the contract's order, every reservation either
+    /// refunded or given back, and the ledger adds up after every step.
+    #[test]
+    fn refunds_never_take_more_than_was_captured(
+        intent in created(),
+        permille in 1..=1000u16,
+        cmds in prop::collection::vec(settled_command(), 1..40),
+    ) {
+        let mut world = World::new(intent);
+        let mut events = Vec::new();
+        let settle = if world.intent.capture_method == holdfast_domain::intent::CaptureMethod::Automatic {
+            vec![Cmd::Confirm(Answer::Settle)]
+        } else {
+            let part = (world.intent.amount.amount * i64::from(permille) / 1000).max(1);
+            let capture = Cmd::Capture { amount: Amount::Raw(part), currency: None };
+            vec![Cmd::Confirm(Answer::Hold { expires_in: 7 * SECONDS_PER_DAY }), capture]
+        };
+        run(&mut world, &settle, &mut events)?;
+        prop_assert_eq!(world.intent.status, Status::Succeeded);
+        prop_assert!(world.intent.captured > 0);
+        let captured = world.intent.captured;
+        run(&mut world, &cmds, &mut events)?;
+        prop_assert_eq!(world.intent.captured, captured, "refunds changed the capture");
+        // Whatever is still pending, the processor answers in the end; all of it can be resolved.
+        let pending: Vec<usize> = (0..world.refunds.len())
+            .filter(|i| world.refunds[*i].status == RefundStatus::Pending)
+            .collect();
+        for at in pending {
             let before = world.intent.clone();
-            let at = world.now;
-            let outcome = world.step(cmd);
-            check_step(&before, at, cmd, &outcome, &world.intent)?;
-            check_deadlines(&world.intent, world.now)?;
-            events.extend_from_slice(outcome.events());
-            check_history(&events)?;
+            let refund = world.refunds[at].clone();
+            let resolution = world.resolve(at, &RefundOutcome::Succeeded);
+            let Some(resolution) = resolution else {
+                return Err(TestCaseError::fail("a pending refund could not be resolved"));
+            };
+            check_resolution(&before, &refund, &resolution, &world.intent, world.now)?;
+            events.extend(resolution.events.iter().copied());
+            check_ledger(&world.intent, &world.refunds, &events)?;
         }
+        prop_assert_eq!(world.intent.refund_pending, 0);
     }
 
     /// The path the guide walks, with any amount and any valid capture: money is conserved to the
@@ -1433,7 +2152,7 @@ proptest! {
         permille in 1..=1000u16,
         wait in 0..=7 * SECONDS_PER_DAY,
     ) {
-        let mut world = World { intent, now: T0, ids: 0 };
+        let mut world = World::new(intent);
         let held = world.step(&Cmd::Confirm(Answer::Hold { expires_in: 7 * SECONDS_PER_DAY }));
         prop_assert!(matches!(held, Outcome::Moved(_)));
         world.step(&Cmd::Advance(wait));

@@ -319,6 +319,28 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Places a hold of `amount` USD cents with `token` and captures `capture` of it; returns the
+    /// intent id.
+    pub async fn captured_with(&self, amount: i64, capture: i64, token: &str) -> String {
+        let id = self.hold_with(amount, token).await;
+        let res = self
+            .post(
+                &format!("/v1/payment-intents/{id}/capture"),
+                json!({"amount_money": usd(capture)}),
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}", res.text);
+        assert_eq!(res.json["data"]["status"], "succeeded");
+        id
+    }
+
+    /// `POST /v1/refunds` with the test key and no `Idempotency-Key`.
+    pub async fn refund(&self, body: Value) -> Res {
+        self.post("/v1/refunds", body).await
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {

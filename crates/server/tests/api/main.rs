@@ -13,4 +13,5 @@ mod foundation;
 mod idempotency;
 mod intents;
 mod orders;
+mod refunds;
 mod test_clocks;
