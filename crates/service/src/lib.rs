@@ -43,12 +43,13 @@ pub struct Holdfast {
     pub settings: Settings,
     /// Idempotency keys being worked on in this process, so a concurrent retry answers 409.
     in_flight: Mutex<HashSet<(Scope, String)>>,
-    /// Striped locks serializing the advances of one test clock within this process (a fixed
-    /// number, so memory stays bounded however many clocks exist).
-    clock_locks: Vec<tokio::sync::Mutex<()>>,
+    /// Striped locks serializing, within this process, work that would otherwise only fight over
+    /// one row: the advances of one test clock, the refunds of one intent. A fixed number, so
+    /// memory stays bounded however many objects exist; across processes the version checks decide.
+    stripes: Vec<tokio::sync::Mutex<()>>,
 }
 
-const CLOCK_LOCK_STRIPES: usize = 64;
+const STRIPES: usize = 64;
 
 /// Tunables that come from the server's configuration.
 #[derive(Debug, Clone)]
@@ -86,9 +87,7 @@ impl Holdfast {
             live,
             settings: Settings::default(),
             in_flight: Mutex::new(HashSet::new()),
-            clock_locks: (0..CLOCK_LOCK_STRIPES)
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
+            stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
         }
     }
 
@@ -99,6 +98,14 @@ impl Holdfast {
 
     pub fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    /// The striped lock for one object id.
+    pub(crate) fn stripe(&self, id: &str) -> &tokio::sync::Mutex<()> {
+        let hash = id.bytes().fold(0usize, |h, b| {
+            h.wrapping_mul(31).wrapping_add(usize::from(b))
+        });
+        &self.stripes[hash % self.stripes.len()]
     }
 
     /// Test mode always has the sandbox; live mode has whatever real processor is configured.

@@ -17,8 +17,8 @@ use holdfast_store::{Page, RefundFilter, StoreError, UnitOfWork};
 use crate::ids::new_id;
 use crate::{Decision, Holdfast, RequestCtx, ServiceError};
 
-/// Attempts at a refund commit before giving up with a 503 (the refund then stays as it is).
-const COMMIT_ATTEMPTS_MAX: usize = 16;
+/// Attempts at a refund commit before giving up (the refund then stays as it is).
+const COMMIT_ATTEMPTS_MAX: u32 = 32;
 /// A pending refund untouched this long is the worker's to resolve.
 pub const STALE_PENDING_SECONDS: i64 = 60;
 
@@ -31,18 +31,25 @@ impl Holdfast {
         payment_intent_id: &str,
         req: RefundRequest,
     ) -> Result<Decision<Refund>, ServiceError> {
+        // Refunds of one intent take turns in this process; across processes the reservation's
+        // version check decides, and losers retry with a little jittered backoff.
+        let _turn = self.stripe(payment_intent_id).lock().await;
         let key = ctx.idempotency.as_ref().map(|i| i.key.clone());
-        if let Some(key) = &key
-            && let Some(existing) = self
-                .store
-                .refund_by_idempotency_key(&ctx.scope, key)
-                .await?
-        {
-            let refund = self.finish_refund(ctx, existing).await?;
-            return Ok(Decision::answer(UnitOfWork::default(), refund));
-        }
         let mut reserved = None;
-        for _ in 0..COMMIT_ATTEMPTS_MAX {
+        for attempt in 0..COMMIT_ATTEMPTS_MAX {
+            // Looked up on every try: a twin request on another node may have just created it.
+            if let Some(key) = &key
+                && let Some(existing) = self
+                    .store
+                    .refund_by_idempotency_key(&ctx.scope, key)
+                    .await?
+            {
+                let refund = self.finish_refund(ctx, existing).await?;
+                return Ok(Decision::answer(UnitOfWork::default(), refund));
+            }
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
             let intent = self
                 .load_intent(&ctx.scope, payment_intent_id)
                 .await
@@ -85,7 +92,10 @@ impl Holdfast {
             return Ok(refund);
         }
         let processor = self.processor(&refund.scope)?;
-        for _ in 0..COMMIT_ATTEMPTS_MAX {
+        for attempt in 0..COMMIT_ATTEMPTS_MAX {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
             let current = self.load_refund(&refund.scope, &refund.id).await?;
             if current.status != RefundStatus::Pending {
                 return Ok(current);
@@ -135,7 +145,9 @@ impl Holdfast {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(contended())
+        // The processor answered but the answer could not be recorded for contention: the refund
+        // stays pending and the worker records it (the processor call is keyed by the refund id).
+        self.load_refund(&refund.scope, &refund.id).await
     }
 
     /// One pass over refunds left pending by a crash or a silent processor.
@@ -209,4 +221,12 @@ fn with_param(e: ServiceError, param: &str) -> ServiceError {
         }
         other => other,
     }
+}
+
+/// Waits a little before another try at a contended commit: 1 ms doubling to 64 ms, jittered.
+async fn backoff(attempt: u32) {
+    use rand::Rng;
+    let ceiling = 1u64 << attempt.min(6);
+    let millis = rand::rng().random_range(1..=ceiling);
+    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
 }

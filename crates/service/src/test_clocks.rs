@@ -75,7 +75,7 @@ impl Holdfast {
     ) -> Result<Decision<TestClock>, ServiceError> {
         // One advance of a clock at a time here; across processes, clock writes only move it
         // forward (the store refuses to rewind it).
-        let _serialized = self.clock_lock(id).lock().await;
+        let _serialized = self.stripe(id).lock().await;
         let mut clock = self.get_test_clock(&ctx.scope, id).await?;
         test_clock::check_advance(&clock, to)?;
         for _ in 0..ADVANCE_STEPS_MAX {
@@ -118,13 +118,6 @@ impl Holdfast {
             ..UnitOfWork::default()
         };
         Ok(Decision::answer(unit, clock))
-    }
-
-    fn clock_lock(&self, id: &str) -> &tokio::sync::Mutex<()> {
-        let stripe = id.bytes().fold(0usize, |h, b| {
-            h.wrapping_mul(31).wrapping_add(usize::from(b))
-        });
-        &self.clock_locks[stripe % self.clock_locks.len()]
     }
 
     async fn save_clock(&self, clock: &TestClock) -> Result<(), ServiceError> {
