@@ -28,6 +28,8 @@ pub enum Command {
     /// Webhook tools.
     #[command(subcommand)]
     Webhooks(WebhooksCommand),
+    /// Load-test the payment flows and report throughput, latency and server cost.
+    Bench(crate::bench::BenchArgs),
     /// Manage merchants.
     #[command(subcommand)]
     Merchants(MerchantsCommand),

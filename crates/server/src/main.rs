@@ -85,6 +85,7 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Bench(args) => holdfast::bench::run(args).await?,
         Command::Migrate(args) => {
             holdfast::build(&args.database_url, clock, Settings::default()).await?;
             eprintln!("migrations applied");
