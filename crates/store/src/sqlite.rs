@@ -99,6 +99,24 @@ impl SqliteStore {
             .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?
     }
 
+    /// One document by id, within the caller's scope (`table` is one of ours, never input).
+    async fn get_scoped<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        table: &'static str,
+        scope: &Scope,
+        id: &str,
+    ) -> StoreResult<Option<T>> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT doc FROM {table} WHERE id = ?1 AND merchant_id = ?2 AND livemode = ?3"
+            );
+            let docs = query_docs(conn, &sql, &[&id, &scope.merchant_id, &scope.livemode])?;
+            docs.first().map(|d| from_doc(d)).transpose()
+        })
+        .await
+    }
+
     async fn read<R: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
@@ -693,16 +711,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_intent(&self, scope: &Scope, id: &str) -> StoreResult<Option<PaymentIntent>> {
-        let (scope, id) = (scope.clone(), id.to_owned());
-        self.read(move |conn| {
-            let docs = query_docs(
-                conn,
-                "SELECT doc FROM payment_intents WHERE id = ?1 AND merchant_id = ?2 AND livemode = ?3",
-                &[&id, &scope.merchant_id, &scope.livemode],
-            )?;
-            docs.first().map(|d| from_doc(d)).transpose()
-        })
-        .await
+        self.get_scoped("payment_intents", scope, id).await
     }
 
     async fn get_intent_unscoped(&self, id: &str) -> StoreResult<Option<PaymentIntent>> {
@@ -798,16 +807,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_order(&self, scope: &Scope, id: &str) -> StoreResult<Option<Order>> {
-        let (scope, id) = (scope.clone(), id.to_owned());
-        self.read(move |conn| {
-            let docs = query_docs(
-                conn,
-                "SELECT doc FROM orders WHERE id = ?1 AND merchant_id = ?2 AND livemode = ?3",
-                &[&id, &scope.merchant_id, &scope.livemode],
-            )?;
-            docs.first().map(|d| from_doc(d)).transpose()
-        })
-        .await
+        self.get_scoped("orders", scope, id).await
     }
 
     async fn list_orders(&self, scope: &Scope, filter: &OrderFilter) -> StoreResult<Page<Order>> {
@@ -840,16 +840,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_refund(&self, scope: &Scope, id: &str) -> StoreResult<Option<Refund>> {
-        let (scope, id) = (scope.clone(), id.to_owned());
-        self.read(move |conn| {
-            let docs = query_docs(
-                conn,
-                "SELECT doc FROM refunds WHERE id = ?1 AND merchant_id = ?2 AND livemode = ?3",
-                &[&id, &scope.merchant_id, &scope.livemode],
-            )?;
-            docs.first().map(|d| from_doc(d)).transpose()
-        })
-        .await
+        self.get_scoped("refunds", scope, id).await
     }
 
     async fn list_refunds(
@@ -920,16 +911,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_customer(&self, scope: &Scope, id: &str) -> StoreResult<Option<Customer>> {
-        let (scope, id) = (scope.clone(), id.to_owned());
-        self.read(move |conn| {
-            let docs = query_docs(
-                conn,
-                "SELECT doc FROM customers WHERE id = ?1 AND merchant_id = ?2 AND livemode = ?3",
-                &[&id, &scope.merchant_id, &scope.livemode],
-            )?;
-            docs.first().map(|d| from_doc(d)).transpose()
-        })
-        .await
+        self.get_scoped("customers", scope, id).await
     }
 
     async fn get_payment_method(
@@ -937,29 +919,11 @@ impl Store for SqliteStore {
         scope: &Scope,
         id: &str,
     ) -> StoreResult<Option<SavedPaymentMethod>> {
-        let (scope, id) = (scope.clone(), id.to_owned());
-        self.read(move |conn| {
-            let docs = query_docs(
-                conn,
-                "SELECT doc FROM payment_methods WHERE id = ?1 AND merchant_id = ?2 AND livemode = ?3",
-                &[&id, &scope.merchant_id, &scope.livemode],
-            )?;
-            docs.first().map(|d| from_doc(d)).transpose()
-        })
-        .await
+        self.get_scoped("payment_methods", scope, id).await
     }
 
     async fn get_event(&self, scope: &Scope, id: &str) -> StoreResult<Option<Event>> {
-        let (scope, id) = (scope.clone(), id.to_owned());
-        self.read(move |conn| {
-            let docs = query_docs(
-                conn,
-                "SELECT doc FROM events WHERE id = ?1 AND merchant_id = ?2 AND livemode = ?3",
-                &[&id, &scope.merchant_id, &scope.livemode],
-            )?;
-            docs.first().map(|d| from_doc(d)).transpose()
-        })
-        .await
+        self.get_scoped("events", scope, id).await
     }
 
     async fn list_events(&self, scope: &Scope, filter: &EventFilter) -> StoreResult<Page<Event>> {

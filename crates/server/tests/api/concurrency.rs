@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use tokio::sync::Barrier;
 
 use crate::both_backends;
-use crate::helpers::{Remote, Res, T0, TestApp, assert_money, usd};
+use crate::helpers::{Remote, Res, TestApp, assert_money, usd};
 
 both_backends!(
     fifty_concurrent_captures_of_one_hold,
@@ -400,38 +400,12 @@ async fn sixty_four_identical_captures_with_one_key(app: &TestApp) {
 
 // ---- Two servers, one PostgreSQL database ------------------------------------------------------
 
-/// A second `holdfast` server on the test's database, as a second process would be.
-async fn second_server(app: &TestApp) -> (Remote, tokio::task::JoinHandle<std::io::Result<()>>) {
-    let clock = Arc::new(holdfast_service::ManualClock::new(
-        holdfast_domain::Timestamp(T0),
-    ));
-    let running = holdfast::start(
-        "127.0.0.1:0".parse().unwrap(),
-        &app.db.url,
-        clock,
-        holdfast::Options {
-            without_workers: true,
-            ..holdfast::Options::default()
-        },
-        std::future::pending(),
-    )
-    .await
-    .expect("second server starts");
-    assert!(running.bootstrapped.is_none());
-    let remote = Remote {
-        client: reqwest::Client::new(),
-        base: format!("http://{}", running.addr),
-        key: app.test_key.clone(),
-    };
-    (remote, running.task)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_on_one_postgres_one_key_one_effect() {
     let Some(app) = TestApp::spawn_postgres().await else {
         return;
     };
-    let (other, task) = second_server(&app).await;
+    let (other, task) = app.second_server().await;
     let body = json!({"amount_money": usd(4200), "capture_method": "manual"});
     let calls = (0..64)
         .map(|i| {
@@ -467,7 +441,7 @@ async fn two_servers_on_one_postgres_one_capture_wins() {
     let Some(app) = TestApp::spawn_postgres().await else {
         return;
     };
-    let (other, task) = second_server(&app).await;
+    let (other, task) = app.second_server().await;
     let id = app.hold(10_000).await;
     let calls = (0..50)
         .map(|i| {

@@ -589,3 +589,30 @@ pub fn assert_money(
     );
     assert_eq!(captured + released + capturable, authorized, "invariant");
 }
+
+impl TestApp {
+    /// A second `holdfast` server on this test's database, as a second process would be (no
+    /// background workers), and its task.
+    pub async fn second_server(&self) -> (Remote, tokio::task::JoinHandle<std::io::Result<()>>) {
+        let clock = Arc::new(ManualClock::new(Timestamp(T0)));
+        let running = holdfast::start(
+            "127.0.0.1:0".parse().expect("addr"),
+            &self.db.url,
+            clock,
+            holdfast::Options {
+                without_workers: true,
+                ..holdfast::Options::default()
+            },
+            std::future::pending(),
+        )
+        .await
+        .expect("second server starts");
+        assert!(running.bootstrapped.is_none());
+        let remote = Remote {
+            client: reqwest::Client::new(),
+            base: format!("http://{}", running.addr),
+            key: self.test_key.clone(),
+        };
+        (remote, running.task)
+    }
+}

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::Barrier;
 
 use crate::both_backends;
-use crate::helpers::{Remote, Res, T0, T0_RFC3339, TestApp, assert_money, usd};
+use crate::helpers::{Remote, Res, T0_RFC3339, TestApp, assert_money, usd};
 
 both_backends!(
     contract_walkthrough_hold_then_capture_through_the_order,
@@ -2225,31 +2225,6 @@ async fn fire_on(calls: Vec<(Remote, Call)>) -> Vec<Res> {
     answers
 }
 
-/// A second `holdfast` server on the test's database, as a second process would be.
-async fn second_server(app: &TestApp) -> (Remote, tokio::task::JoinHandle<std::io::Result<()>>) {
-    let clock = Arc::new(holdfast_service::ManualClock::new(
-        holdfast_domain::Timestamp(T0),
-    ));
-    let running = holdfast::start(
-        "127.0.0.1:0".parse().unwrap(),
-        &app.db.url,
-        clock,
-        holdfast::Options {
-            without_workers: true,
-            ..holdfast::Options::default()
-        },
-        std::future::pending(),
-    )
-    .await
-    .expect("second server starts");
-    let remote = Remote {
-        client: reqwest::Client::new(),
-        base: format!("http://{}", running.addr),
-        key: app.test_key.clone(),
-    };
-    (remote, running.task)
-}
-
 /// Two servers on one PostgreSQL database, captures and voids of one order hold through both:
 /// one effect, and every success shows the order as the race left it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -2257,7 +2232,7 @@ async fn two_servers_on_one_postgres_one_order_effect() {
     let Some(app) = TestApp::spawn_postgres().await else {
         return;
     };
-    let (other, task) = second_server(&app).await;
+    let (other, task) = app.second_server().await;
     let (oid, pid) = held_order(&app).await;
     let calls = (0..30usize)
         .map(|i| {

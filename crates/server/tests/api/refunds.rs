@@ -1418,31 +1418,6 @@ async fn sixty_four_identical_refunds_with_one_key(app: &TestApp) {
 
 // ---- Two servers, one PostgreSQL database ------------------------------------------------------
 
-/// A second `holdfast` server on the test's database, as a second process would be.
-async fn second_server(app: &TestApp) -> (Remote, tokio::task::JoinHandle<std::io::Result<()>>) {
-    let clock = Arc::new(holdfast_service::ManualClock::new(
-        holdfast_domain::Timestamp(T0),
-    ));
-    let running = holdfast::start(
-        "127.0.0.1:0".parse().unwrap(),
-        &app.db.url,
-        clock,
-        holdfast::Options {
-            without_workers: true,
-            ..holdfast::Options::default()
-        },
-        std::future::pending(),
-    )
-    .await
-    .expect("second server starts");
-    let remote = Remote {
-        client: reqwest::Client::new(),
-        base: format!("http://{}", running.addr),
-        key: app.test_key.clone(),
-    };
-    (remote, running.task)
-}
-
 /// Across processes there is no in-flight set: a racing twin must replay the winner's answer
 /// (the idempotency module's promise), never refund twice, and never answer a refusal for a
 /// refund that happened.
@@ -1451,7 +1426,7 @@ async fn two_servers_on_one_postgres_one_key_one_refund() {
     let Some(app) = TestApp::spawn_postgres().await else {
         return;
     };
-    let (other, task) = second_server(&app).await;
+    let (other, task) = app.second_server().await;
     let id = app.captured_with(12_900, 9800, "pm_card_visa").await;
     // No amount: the whole capture, so that a twin deciding afresh could only be refused.
     let body = json!({"payment_intent_id": id});
@@ -1493,7 +1468,7 @@ async fn two_servers_on_one_postgres_partial_refunds_never_exceed_the_capture() 
     let Some(app) = TestApp::spawn_postgres().await else {
         return;
     };
-    let (other, task) = second_server(&app).await;
+    let (other, task) = app.second_server().await;
     let id = app.captured_with(12_900, 9800, "pm_card_visa").await;
     let calls = (0..50)
         .map(|i| {
