@@ -14,3 +14,4 @@ mod idempotency;
 mod intents;
 mod orders;
 mod test_clocks;
+mod webhooks;
