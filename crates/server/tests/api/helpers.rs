@@ -172,6 +172,13 @@ impl TestApp {
         Some(TestApp::start(Backend::Postgres, db).await)
     }
 
+    /// A server on a fresh database of `backend` started with `options`; `None` (with a note)
+    /// when PostgreSQL is not reachable outside CI.
+    pub async fn spawn_with(backend: Backend, options: holdfast::Options) -> Option<TestApp> {
+        let db = Database::for_backend(backend).await?;
+        Some(TestApp::start_with(backend, db, options).await)
+    }
+
     /// Starts a server with its background workers off, so a test decides when due work runs
     /// (`app.app.run_due_once`); [`TestApp::start_with`] turns them on.
     pub async fn start(backend: Backend, db: Database) -> TestApp {
@@ -468,6 +475,18 @@ impl TestApp {
 }
 
 impl Remote {
+    /// GET with this handle's key.
+    pub async fn get(&self, path: &str) -> Res {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .expect("request reaches the server");
+        Res::read(response).await
+    }
+
     /// POSTs `body` (none: an empty body) with an optional `Idempotency-Key`.
     pub async fn post(&self, path: &str, idem: Option<&str>, body: Option<&Value>) -> Res {
         let mut builder = self

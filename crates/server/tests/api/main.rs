@@ -15,3 +15,4 @@ mod intents;
 mod orders;
 mod refunds;
 mod test_clocks;
+mod webhooks;
