@@ -141,6 +141,7 @@ impl ApiError {
             body: self.body(),
             replayed: false,
             retry_after_seconds,
+            sensitive: false,
         }
     }
 }

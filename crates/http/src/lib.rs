@@ -54,12 +54,25 @@ pub(crate) fn json_reply<T: Serialize>(status: StatusCode, value: &T) -> Reply {
             body,
             replayed: false,
             retry_after_seconds: None,
+            sensitive: false,
         },
         Err(e) => ApiError {
             internal: Some(e.to_string()),
             ..ApiError::new(ErrorCode::InternalError, "an internal error occurred")
         }
         .reply(),
+    }
+}
+
+/// Like [`render`], for answers that show a secret: stored sealed for idempotent replays.
+pub(crate) fn render_sensitive<T, O: Serialize>(
+    status: StatusCode,
+    shape: impl Fn(&T) -> O,
+) -> impl Fn(&Result<T, ServiceError>) -> Reply {
+    let inner = render(status, shape);
+    move |outcome| Reply {
+        sensitive: true,
+        ..inner(outcome)
     }
 }
 

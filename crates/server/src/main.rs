@@ -51,8 +51,12 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("shut down cleanly");
         }
         Command::Worker(args) => {
-            let app =
-                holdfast::build(&args.database.database_url, clock, Settings::default()).await?;
+            let app = holdfast::build(
+                &args.database.database_url,
+                clock,
+                settings(None, &args.secrets)?,
+            )
+            .await?;
             holdfast::spawn_workers(&app);
             tracing::info!("workers running");
             holdfast::shutdown_signal().await;

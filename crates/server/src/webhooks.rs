@@ -93,8 +93,8 @@ async fn attempt(
             now,
             None,
             0,
-            Some("endpoint or event is gone".into()),
-            DeliveryNext::Failed,
+            None,
+            DeliveryNext::Canceled,
             false,
         )
         .await;
@@ -106,8 +106,8 @@ async fn attempt(
             now,
             None,
             0,
-            Some("endpoint is disabled".into()),
-            DeliveryNext::Failed,
+            None,
+            DeliveryNext::Canceled,
             false,
         )
         .await;
@@ -121,6 +121,22 @@ async fn attempt(
         .filter_map(|signer| signer.sign(&event.id, timestamp, &body).ok())
         .collect::<Vec<_>>()
         .join(" ");
+    if signature.is_empty() {
+        // A secret that cannot be opened means this process has another secrets key than the one
+        // that sealed it: never send unsigned; fail the attempt so a fixed key can deliver it.
+        tracing::error!(endpoint = %endpoint.id, "no signing secret could be opened; check HOLDFAST_SECRETS_KEY");
+        let jitter = rand::rng().random_range(-1.0..=1.0);
+        let next = webhook::next_attempt_at(
+            claim.attempts + 1,
+            now,
+            jitter,
+            None,
+            &app.settings.webhook_retry_schedule,
+        )
+        .map_or(DeliveryNext::Failed, DeliveryNext::RetryAt);
+        let error = Some("no signing secret could be opened (secrets key mismatch)".to_owned());
+        return finish(app, claim, now, None, 0, error, next, false).await;
+    }
     let started = Instant::now();
     let sent = client
         .post(&endpoint.url)

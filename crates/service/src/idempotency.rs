@@ -35,7 +35,12 @@ pub struct Reply {
     pub replayed: bool,
     /// Seconds the client should wait before retrying (`Retry-After`); never stored.
     pub retry_after_seconds: Option<u32>,
+    /// The body shows a secret (a webhook signing secret): it is stored sealed, never in clear.
+    pub sensitive: bool,
 }
+
+/// Marks a stored answer that was sealed with the secrets key.
+const SEALED_PREFIX: &[u8] = b"sealed:";
 
 /// What a use case decided: the write to make and the answer to give once it is made.
 #[derive(Debug)]
@@ -85,7 +90,7 @@ impl Holdfast {
         for _ in 0..CONFLICT_RETRIES_MAX {
             if let Some(idem) = &ctx.idempotency {
                 match self.store.get_idempotency(&ctx.scope, &idem.key).await {
-                    Ok(Some(stored)) => return replay(stored, idem, &render),
+                    Ok(Some(stored)) => return self.replay(stored, idem, &render),
                     Ok(None) => {}
                     Err(e) => return render(&Err(e.into())),
                 }
@@ -105,12 +110,25 @@ impl Holdfast {
             if let Some(idem) = &ctx.idempotency
                 && reply.status < 500
             {
+                let body = if reply.sensitive {
+                    let text = base64::Engine::encode(
+                        &base64::engine::general_purpose::STANDARD,
+                        &reply.body,
+                    );
+                    [
+                        SEALED_PREFIX,
+                        self.settings.secrets_key.seal(&text).as_bytes(),
+                    ]
+                    .concat()
+                } else {
+                    reply.body.clone()
+                };
                 unit.idempotency = Some(IdempotencyRecord {
                     scope: ctx.scope.clone(),
                     key: idem.key.clone(),
                     fingerprint: idem.fingerprint.clone(),
                     status_code: reply.status,
-                    body: reply.body.clone(),
+                    body,
                     created_at: self.now(),
                 });
             }
@@ -123,6 +141,37 @@ impl Holdfast {
         render(&Err(ServiceError::Store(StoreError::Unavailable(
             "too much contention on this object; retry".into(),
         ))))
+    }
+
+    fn replay<T>(
+        &self,
+        stored: IdempotencyRecord,
+        idem: &IdempotencyKey,
+        render: &impl Fn(&Result<T, ServiceError>) -> Reply,
+    ) -> Reply {
+        if stored.fingerprint != idem.fingerprint {
+            return render(&Err(ServiceError::Rejected(Rejection::new(
+                ErrorCode::IdempotencyKeyReused,
+                "this Idempotency-Key was used with a different request; use a new key",
+            ))));
+        }
+        let body = match stored.body.strip_prefix(SEALED_PREFIX) {
+            None => stored.body,
+            Some(sealed) => std::str::from_utf8(sealed)
+                .ok()
+                .and_then(|sealed| self.settings.secrets_key.open(sealed))
+                .and_then(|text| {
+                    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, text).ok()
+                })
+                .unwrap_or_default(),
+        };
+        Reply {
+            status: stored.status_code,
+            body,
+            replayed: true,
+            retry_after_seconds: None,
+            sensitive: false,
+        }
     }
 
     fn enter(&self, ctx: &RequestCtx) -> Result<InFlight<'_>, ServiceError> {
@@ -147,24 +196,5 @@ impl Holdfast {
             service: self,
             entry: Some(entry),
         })
-    }
-}
-
-fn replay<T>(
-    stored: IdempotencyRecord,
-    idem: &IdempotencyKey,
-    render: &impl Fn(&Result<T, ServiceError>) -> Reply,
-) -> Reply {
-    if stored.fingerprint != idem.fingerprint {
-        return render(&Err(ServiceError::Rejected(Rejection::new(
-            ErrorCode::IdempotencyKeyReused,
-            "this Idempotency-Key was used with a different request; use a new key",
-        ))));
-    }
-    Reply {
-        status: stored.status_code,
-        body: stored.body,
-        replayed: true,
-        retry_after_seconds: None,
     }
 }

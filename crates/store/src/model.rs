@@ -219,6 +219,8 @@ pub enum DeliveryNext {
     Delivered,
     RetryAt(Timestamp),
     Failed,
+    /// Not attempted: the endpoint was disabled or deleted meanwhile. No attempt is recorded.
+    Canceled,
 }
 
 impl DeliveryNext {
@@ -227,13 +229,14 @@ impl DeliveryNext {
             DeliveryNext::Delivered => "delivered",
             DeliveryNext::RetryAt(_) => "pending",
             DeliveryNext::Failed => "failed",
+            DeliveryNext::Canceled => "canceled",
         }
     }
 
     pub fn next_attempt_at(self) -> Option<Timestamp> {
         match self {
             DeliveryNext::RetryAt(at) => Some(at),
-            DeliveryNext::Delivered | DeliveryNext::Failed => None,
+            DeliveryNext::Delivered | DeliveryNext::Failed | DeliveryNext::Canceled => None,
         }
     }
 }

@@ -27,7 +27,7 @@ use tokio_postgres::{NoTls, Row};
 
 use crate::model::{IntentColumns, from_doc, paginate, to_doc};
 use crate::{
-    ApiKey, AttemptLog, DeliveryAttempt, DeliveryClaim, DeliveryRecord, EventFilter,
+    ApiKey, AttemptLog, DeliveryAttempt, DeliveryClaim, DeliveryNext, DeliveryRecord, EventFilter,
     IdempotencyRecord, IntentFilter, IntentOrder, Merchant, OrderFilter, Page, PageRequest,
     RefundFilter, Store, StoreError, StoreResult, UnitOfWork, migrate,
 };
@@ -512,6 +512,15 @@ async fn write_unit(client: &impl GenericClient, unit: &UnitOfWork) -> StoreResu
             &[&endpoint.id],
         )
         .await?;
+        if endpoint.disabled {
+            execute(
+                client,
+                "UPDATE webhook_deliveries SET status = 'canceled', lease_until = NULL
+                 WHERE endpoint_id = $1 AND status = 'pending'",
+                &[&endpoint.id],
+            )
+            .await?;
+        }
         for kind in &endpoint.enabled_events {
             execute(
                 client,
@@ -1161,13 +1170,25 @@ impl Store for PgStore {
 
     async fn finish_delivery(&self, a: &DeliveryAttempt) -> StoreResult<()> {
         let mut client = self.client().await?;
+        if a.next == DeliveryNext::Canceled {
+            execute(
+                &client,
+                "UPDATE webhook_deliveries SET status = 'canceled', lease_until = NULL
+                 WHERE seq = $1 AND status = 'pending'",
+                &[&a.claim.seq],
+            )
+            .await?;
+            return Ok(());
+        }
         let tx = client.transaction().await.map_err(db_error)?;
         let attempts = i64::from(a.claim.attempts) + 1;
         let next_at = a.next.next_attempt_at().map(Timestamp::seconds);
+        // Only a delivery still pending moves on: one a `410` canceled meanwhile stays so.
         execute(
             &tx,
             "UPDATE webhook_deliveries SET status = $1, attempts = $2, next_attempt_at = $3,
-             lease_until = NULL, updated_at = $4 WHERE seq = $5 AND attempts = $6",
+             lease_until = NULL, updated_at = $4
+             WHERE seq = $5 AND attempts = $6 AND status = 'pending'",
             &[
                 &a.next.status(),
                 &attempts,

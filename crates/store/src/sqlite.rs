@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::model::{IntentColumns, from_doc, paginate, soonest_first, to_doc};
 use crate::{
-    ApiKey, AttemptLog, DeliveryAttempt, DeliveryClaim, DeliveryRecord, EventFilter,
+    ApiKey, AttemptLog, DeliveryAttempt, DeliveryClaim, DeliveryNext, DeliveryRecord, EventFilter,
     IdempotencyRecord, IntentFilter, IntentOrder, Merchant, OrderFilter, Page, PageRequest,
     RefundFilter, Store, StoreError, StoreResult, UnitOfWork, migrate,
 };
@@ -589,6 +589,14 @@ fn write_unit(conn: &Connection, unit: &UnitOfWork) -> StoreResult<()> {
             [&endpoint.id],
         )
         .map_err(write_error)?;
+        if endpoint.disabled {
+            conn.execute(
+                "UPDATE webhook_deliveries SET status = 'canceled', lease_until = NULL
+                 WHERE endpoint_id = ?1 AND status = 'pending'",
+                [&endpoint.id],
+            )
+            .map_err(write_error)?;
+        }
         for kind in &endpoint.enabled_events {
             conn.prepare_cached(
                 "INSERT INTO webhook_endpoint_events (endpoint_id, event_type) VALUES (?1, ?2)
@@ -1239,11 +1247,22 @@ impl Store for SqliteStore {
     async fn finish_delivery(&self, attempt: &DeliveryAttempt) -> StoreResult<()> {
         let a = attempt.clone();
         self.write(move |conn| {
+            if a.next == DeliveryNext::Canceled {
+                conn.execute(
+                    "UPDATE webhook_deliveries SET status = 'canceled', lease_until = NULL
+                     WHERE seq = ?1 AND status = 'pending'",
+                    [a.claim.seq],
+                )
+                .map_err(write_error)?;
+                return Ok(());
+            }
             let attempts = a.claim.attempts + 1;
             let next_at = a.next.next_attempt_at().map(Timestamp::seconds);
+            // Only a delivery still pending moves on: one a `410` canceled meanwhile stays so.
             conn.prepare_cached(
                 "UPDATE webhook_deliveries SET status = ?1, attempts = ?2, next_attempt_at = ?3,
-                 lease_until = NULL, updated_at = ?4 WHERE seq = ?5 AND attempts = ?6",
+                 lease_until = NULL, updated_at = ?4
+                 WHERE seq = ?5 AND attempts = ?6 AND status = 'pending'",
             )
             .and_then(|mut s| {
                 s.execute(params![

@@ -13,7 +13,7 @@ use crate::dto::{
 use crate::error::{ApiError, reply_response};
 use crate::extract::{Auth, Mutation, Query};
 use crate::routes::events::page_request;
-use crate::{AppState, render};
+use crate::{AppState, render, render_sensitive};
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -55,7 +55,7 @@ async fn create_webhook_endpoint(
                     body.description.clone(),
                 )
             },
-            render(StatusCode::CREATED, endpoint_out),
+            render_sensitive(StatusCode::CREATED, endpoint_out),
         )
         .await;
     Ok(reply_response(reply))
@@ -147,7 +147,7 @@ async fn rotate_webhook_endpoint_secret(
         .run(
             &ctx,
             || app.rotate_webhook_secret(&ctx, &id),
-            render(StatusCode::OK, endpoint_out),
+            render_sensitive(StatusCode::OK, endpoint_out),
         )
         .await;
     Ok(reply_response(reply))
