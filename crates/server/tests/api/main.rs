@@ -8,6 +8,7 @@ mod helpers;
 
 mod cli;
 mod concurrency;
+mod crash;
 mod deadlines;
 mod foundation;
 mod idempotency;
