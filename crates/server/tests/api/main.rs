@@ -13,6 +13,7 @@ mod deadlines;
 mod foundation;
 mod idempotency;
 mod intents;
+mod multinode;
 mod orders;
 mod refunds;
 mod test_clocks;
