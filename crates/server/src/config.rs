@@ -19,7 +19,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP API.
     Serve(ServeArgs),
-    /// Run only the background workers (deadlines, housekeeping), e.g. beside API-only nodes.
+    /// Run only the background workers (deadlines, webhook deliveries, housekeeping), e.g. beside
+    /// API-only nodes started with `serve --no-workers`.
     Worker(WorkerArgs),
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
