@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use holdfast_http::{Limits, Rate};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -95,6 +96,61 @@ pub struct ServeArgs {
     pub deadlines: DeadlineArgs,
     #[command(flatten)]
     pub secrets: SecretsArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// The API's guard rails. Each applies per process: N nodes behind a load balancer allow N times
+/// the rate. `0` turns a limit off.
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// Requests a second each API key (or client secret) may make, on every route but the
+    /// health checks.
+    #[arg(long, env = "HOLDFAST_RATE_LIMIT", default_value_t = Limits::DEFAULT.rate.per_second)]
+    pub rate_limit: u32,
+    /// How many requests a key may make at once after a quiet spell (the bucket's size).
+    #[arg(long, env = "HOLDFAST_RATE_BURST", default_value_t = Limits::DEFAULT.rate.burst)]
+    pub rate_burst: u32,
+    /// Captures a second each key may make, on top of `--rate-limit`: every capture calls the
+    /// card processor.
+    #[arg(long, env = "HOLDFAST_CAPTURE_RATE_LIMIT", default_value_t = Limits::DEFAULT.capture_rate.per_second)]
+    pub capture_rate_limit: u32,
+    /// How many captures a key may make at once after a quiet spell.
+    #[arg(long, env = "HOLDFAST_CAPTURE_RATE_BURST", default_value_t = Limits::DEFAULT.capture_rate.burst)]
+    pub capture_rate_burst: u32,
+    /// Requests served at once; one more is refused with 503 `OVERLOADED`, not queued.
+    #[arg(long, env = "HOLDFAST_MAX_CONCURRENT_REQUESTS", default_value_t = Limits::DEFAULT.concurrent_requests_max)]
+    pub max_concurrent_requests: u32,
+    /// How long one request may run before it is stopped with 503 `REQUEST_TIMEOUT` (`30s`,
+    /// `2m`).
+    #[arg(long, env = "HOLDFAST_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: i64,
+}
+
+impl LimitArgs {
+    /// The limits, checked: a rate that is on needs a burst of at least one request.
+    pub fn limits(&self) -> Result<Limits, String> {
+        let rate = |per_second: u32, burst: u32, name: &str| {
+            if per_second > 0 && burst == 0 {
+                return Err(format!(
+                    "--{name}-burst must be at least 1 while --{name}-limit is on (set --{name}-limit 0 to turn it off)"
+                ));
+            }
+            Ok(Rate { per_second, burst })
+        };
+        Ok(Limits {
+            rate: rate(self.rate_limit, self.rate_burst, "rate")?,
+            capture_rate: rate(
+                self.capture_rate_limit,
+                self.capture_rate_burst,
+                "capture-rate",
+            )?,
+            concurrent_requests_max: self.max_concurrent_requests,
+            request_timeout: std::time::Duration::from_secs(
+                u64::try_from(self.request_timeout).unwrap_or(0),
+            ),
+        })
+    }
 }
 
 /// The worker takes no expiry-warning lead: each intent records the lead of the API node that

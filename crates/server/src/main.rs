@@ -25,6 +25,7 @@ async fn main() -> anyhow::Result<()> {
             let options = holdfast::Options {
                 settings: settings(Some(&args.deadlines), &args.secrets)?,
                 without_workers: args.no_workers,
+                limits: args.limits.limits().map_err(anyhow::Error::msg)?,
             };
             let running = holdfast::start(
                 args.listen,

@@ -1067,6 +1067,7 @@ async fn expiry_warning_lead_is_configurable(backend: Backend) {
             ..Settings::default()
         },
         without_workers: true,
+        ..holdfast::Options::default()
     };
     let app = TestApp::start_with(backend, db, options).await;
     let id = app.hold(12_900).await;
