@@ -172,6 +172,13 @@ impl TestApp {
         Some(TestApp::start(Backend::Postgres, db).await)
     }
 
+    /// Starts a server on a fresh database of `backend` with these options; `None` when
+    /// PostgreSQL is not reachable (outside CI).
+    pub async fn spawn_with(backend: Backend, options: holdfast::Options) -> Option<TestApp> {
+        let db = Database::for_backend(backend).await?;
+        Some(TestApp::start_with(backend, db, options).await)
+    }
+
     /// Starts a server with its background workers off, so a test decides when due work runs
     /// (`app.app.run_due_once`); [`TestApp::start_with`] turns them on.
     pub async fn start(backend: Backend, db: Database) -> TestApp {

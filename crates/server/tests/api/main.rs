@@ -10,6 +10,7 @@ mod cli;
 mod concurrency;
 mod deadlines;
 mod foundation;
+mod guard_rails;
 mod idempotency;
 mod intents;
 mod orders;
