@@ -143,7 +143,7 @@ impl Guard {
     }
 
     /// Takes this request's tokens: `Ok` with what the `RateLimit-*` headers should say (nothing
-    /// when no limit applies), or the 429 answer.
+    /// when no limit applies), or the refusal.
     fn take(&self, request: &Request, now: Instant) -> Result<Option<Quota>, Refusal> {
         let capture = is_capture(request);
         let capture_limited = capture && !self.limits.capture_rate.is_off();
