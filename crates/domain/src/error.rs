@@ -33,6 +33,10 @@ error_codes! {
     MethodNotAllowed => "METHOD_NOT_ALLOWED",
     InternalError => "INTERNAL_ERROR",
     ServiceUnavailable => "SERVICE_UNAVAILABLE",
+    // Guard rails: too many requests from one key, or for the whole process.
+    RateLimited => "RATE_LIMITED",
+    Overloaded => "OVERLOADED",
+    RequestTimeout => "REQUEST_TIMEOUT",
     // Authentication.
     MissingApiKey => "MISSING_API_KEY",
     InvalidApiKey => "INVALID_API_KEY",

@@ -39,9 +39,10 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+        RateLimited => StatusCode::TOO_MANY_REQUESTS,
         InternalError => StatusCode::INTERNAL_SERVER_ERROR,
         ProcessorUnavailable => StatusCode::BAD_GATEWAY,
-        ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ServiceUnavailable | Overloaded | RequestTimeout => StatusCode::SERVICE_UNAVAILABLE,
         InvalidJson
         | InvalidParameter
         | MissingParameter
@@ -132,8 +133,9 @@ impl ApiError {
         if let Some(internal) = &self.internal {
             tracing::error!(request_id = %request_id::current(), code = %self.code, error = %internal, "request failed");
         }
+        // A rate-limited answer sets its own `Retry-After`, from its bucket (`limits`).
         let retry_after_seconds = match self.code {
-            ErrorCode::IdempotencyKeyInUse => Some(1),
+            ErrorCode::IdempotencyKeyInUse | ErrorCode::Overloaded => Some(1),
             _ => None,
         };
         Reply {

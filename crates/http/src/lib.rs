@@ -1,11 +1,13 @@
 //! Holdfast's HTTP API: thin axum handlers that parse, call one service function, and render.
 //!
 //! Every answer that is not a 2xx wears the error envelope of [`error`]; every request gets a
-//! request id ([`request_id`]). Handlers hold no business rules: those live in the domain crate.
+//! request id ([`request_id`]). Every route but the health checks is behind the guard rails of
+//! [`limits`]. Handlers hold no business rules: those live in the domain crate.
 
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod request_id;
 mod routes;
 
@@ -18,6 +20,7 @@ use holdfast_service::{Holdfast, Reply, ServiceError};
 use serde::Serialize;
 
 use crate::error::ApiError;
+pub use crate::limits::{Limits, Rate};
 
 /// What every handler gets.
 #[derive(Debug, Clone)]
@@ -26,9 +29,19 @@ pub struct AppState {
 }
 
 /// The whole API, shared by `holdfast serve` and the tests.
-pub fn router(app: Arc<Holdfast>) -> Router {
+///
+/// The guard rails wrap each API route (`route_layer`), after routing, so that they know which
+/// route a request is for. The health routes are merged in after them: a load balancer's probe
+/// must get through an overloaded or rate-limited process. Unknown routes answer 404 without them.
+pub fn router(app: Arc<Holdfast>, limits: Limits) -> Router {
     let state = AppState { app };
-    routes::router()
+    let guard = Arc::new(limits::Guard::new(limits));
+    routes::api()
+        .route_layer(axum::middleware::from_fn_with_state(
+            guard,
+            limits::middleware,
+        ))
+        .merge(routes::health())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -14,9 +14,9 @@ use axum::Router;
 
 use crate::AppState;
 
-pub(crate) fn router() -> Router<AppState> {
+/// Every route of the API proper: what the guard rails of [`crate::limits`] stand in front of.
+pub(crate) fn api() -> Router<AppState> {
     Router::new()
-        .merge(health::router())
         .merge(payment_intents::router())
         .merge(customers::router())
         .merge(events::router())
@@ -25,4 +25,9 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(orders::router())
         .merge(refunds::router())
         .merge(webhook_endpoints::router())
+}
+
+/// `/healthz` and `/readyz`, kept apart from [`api`] so no limit ever refuses them.
+pub(crate) fn health() -> Router<AppState> {
+    health::router()
 }

@@ -426,6 +426,8 @@ async fn spawn_server(
     let exe = std::env::current_exe().context("finding the holdfast binary")?;
     let mut child = tokio::process::Command::new(exe)
         .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url])
+        // A load test measures the server, not its rate limits.
+        .args(["--rate-limit", "0", "--capture-rate-limit", "0"])
         .arg("--secrets-key-file")
         .arg(dir.join("bench.key"))
         .env("HOLDFAST_LOG", "warn")

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use holdfast_http::{Limits, Rate};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -98,6 +99,62 @@ pub struct ServeArgs {
     pub deadlines: DeadlineArgs,
     #[command(flatten)]
     pub secrets: SecretsArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// The API's guard rails. Each applies per process: N nodes behind a load balancer allow N times
+/// the rate. `0` turns a limit off.
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// Requests a second each API key (or client secret) may make, on every route but the
+    /// health checks; `0` turns the limit off.
+    #[arg(long, env = "HOLDFAST_RATE_LIMIT", default_value_t = Limits::DEFAULT.rate.per_second)]
+    pub rate_limit: u32,
+    /// How many requests a key may make at once after a quiet spell (the bucket's size).
+    #[arg(long, env = "HOLDFAST_RATE_BURST", default_value_t = Limits::DEFAULT.rate.burst)]
+    pub rate_burst: u32,
+    /// Captures a second each key may make, on top of `--rate-limit`, because every capture
+    /// calls the card processor; `0` turns the limit off.
+    #[arg(long, env = "HOLDFAST_CAPTURE_RATE_LIMIT", default_value_t = Limits::DEFAULT.capture_rate.per_second)]
+    pub capture_rate_limit: u32,
+    /// How many captures a key may make at once after a quiet spell.
+    #[arg(long, env = "HOLDFAST_CAPTURE_RATE_BURST", default_value_t = Limits::DEFAULT.capture_rate.burst)]
+    pub capture_rate_burst: u32,
+    /// Requests served at once; one more is refused with 503 `OVERLOADED`, not queued. `0`: no
+    /// cap.
+    #[arg(long, env = "HOLDFAST_MAX_CONCURRENT_REQUESTS", default_value_t = Limits::DEFAULT.concurrent_requests_max)]
+    pub max_concurrent_requests: u32,
+    /// How long one request may run before it is stopped with 503 `REQUEST_TIMEOUT` (`30s`,
+    /// `2m`); `0`: no timeout.
+    #[arg(long, env = "HOLDFAST_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: i64,
+}
+
+impl LimitArgs {
+    /// The limits, checked: a rate that is on needs a burst of at least one request.
+    pub fn limits(&self) -> Result<Limits, String> {
+        let rate = |per_second: u32, burst: u32, name: &str| {
+            if per_second > 0 && burst == 0 {
+                return Err(format!(
+                    "--{name}-burst must be at least 1 while --{name}-limit is on (set --{name}-limit 0 to turn it off)"
+                ));
+            }
+            Ok(Rate { per_second, burst })
+        };
+        Ok(Limits {
+            rate: rate(self.rate_limit, self.rate_burst, "rate")?,
+            capture_rate: rate(
+                self.capture_rate_limit,
+                self.capture_rate_burst,
+                "capture-rate",
+            )?,
+            concurrent_requests_max: self.max_concurrent_requests,
+            request_timeout: std::time::Duration::from_secs(
+                u64::try_from(self.request_timeout).unwrap_or(0),
+            ),
+        })
+    }
 }
 
 /// The worker takes no expiry-warning lead: each intent records the lead of the API node that
@@ -233,4 +290,81 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path)?.write_all(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn limits(args: &[&str]) -> Result<Limits, String> {
+        let argv = ["holdfast", "serve"].iter().chain(args);
+        let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+        match cli.command {
+            Command::Serve(serve) => serve.limits.limits(),
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_defaults_are_the_documented_limits() {
+        assert_eq!(limits(&[]), Ok(Limits::DEFAULT));
+    }
+
+    #[test]
+    fn every_limit_is_a_flag_and_zero_turns_it_off() {
+        let off = limits(&[
+            "--rate-limit",
+            "0",
+            "--capture-rate-limit",
+            "0",
+            "--capture-rate-burst",
+            "0",
+            "--max-concurrent-requests",
+            "0",
+            "--request-timeout",
+            "0",
+        ])
+        .unwrap();
+        assert!(off.rate.is_off() && off.capture_rate.is_off());
+        assert_eq!(off.concurrent_requests_max, 0);
+        assert_eq!(off.request_timeout, Duration::ZERO);
+        let set = limits(&[
+            "--rate-limit",
+            "5",
+            "--rate-burst",
+            "7",
+            "--capture-rate-limit",
+            "1",
+            "--capture-rate-burst",
+            "2",
+            "--request-timeout",
+            "2m",
+        ])
+        .unwrap();
+        assert_eq!(
+            (set.rate, set.capture_rate),
+            (
+                Rate {
+                    per_second: 5,
+                    burst: 7
+                },
+                Rate {
+                    per_second: 1,
+                    burst: 2
+                }
+            )
+        );
+        assert_eq!(set.request_timeout, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn a_limit_that_is_on_needs_a_burst() {
+        let refused = limits(&["--rate-burst", "0"]).unwrap_err();
+        assert!(refused.contains("--rate-burst"), "{refused}");
+        let refused = limits(&["--capture-rate-burst", "0"]).unwrap_err();
+        assert!(refused.contains("--capture-rate-burst"), "{refused}");
+        assert!(limits(&["--rate-limit", "-1"]).is_err());
+    }
 }

@@ -37,6 +37,8 @@ pub struct Options {
     pub settings: Settings,
     /// Run no background workers (deadlines, housekeeping): only the HTTP API.
     pub without_workers: bool,
+    /// The API's rate limits, concurrency cap and request timeout.
+    pub limits: holdfast_http::Limits,
 }
 
 /// A server answering on a socket.
@@ -70,7 +72,7 @@ pub async fn start(
     if !options.without_workers {
         spawn_workers(&app);
     }
-    let router = holdfast_http::router(Arc::clone(&app));
+    let router = holdfast_http::router(Arc::clone(&app), options.limits);
     let task = tokio::spawn(async move {
         axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)

@@ -11,10 +11,7 @@ use serde_json::json;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HOLDFAST_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(log_filter())
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
@@ -25,6 +22,7 @@ async fn main() -> anyhow::Result<()> {
             let options = holdfast::Options {
                 settings: settings(Some(&args.deadlines), &args.secrets)?,
                 without_workers: args.no_workers,
+                limits: args.limits.limits().map_err(anyhow::Error::msg)?,
             };
             let running = holdfast::start(
                 args.listen,
@@ -130,6 +128,21 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Dependencies whose debug output is request data. tokio-postgres logs every statement with its
+/// parameters: intent and card documents, and the stored answers that replay idempotent requests,
+/// client secrets and webhook signing secrets among them. They stay at `info` under
+/// `HOLDFAST_LOG=debug`, and log more only when `HOLDFAST_LOG` names them itself.
+const QUIET_DEPENDENCIES: &str = "tokio_postgres=info";
+
+/// `HOLDFAST_LOG` (default `info`) after [`QUIET_DEPENDENCIES`]; a later directive for the same
+/// target replaces an earlier one.
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    use tracing_subscriber::EnvFilter;
+    let wanted = std::env::var("HOLDFAST_LOG").unwrap_or_else(|_| "info".to_owned());
+    EnvFilter::try_new(format!("{QUIET_DEPENDENCIES},{wanted}"))
+        .unwrap_or_else(|_| EnvFilter::new(format!("{QUIET_DEPENDENCIES},info")))
 }
 
 fn settings(deadlines: Option<&DeadlineArgs>, secrets: &SecretsArgs) -> anyhow::Result<Settings> {

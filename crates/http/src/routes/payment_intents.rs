@@ -18,7 +18,7 @@ use crate::dto::{
 use crate::error::{ApiError, reply_response};
 use crate::extract::{Auth, Mutation, Query};
 use crate::routes::events::page_request;
-use crate::{AppState, render};
+use crate::{AppState, render, render_sensitive};
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -88,7 +88,8 @@ async fn create_payment_intent(
         .run(
             &ctx,
             || app.create_intent(&ctx, cmd.clone()),
-            render(StatusCode::CREATED, |created: &CreatedIntent| {
+            // The answer carries the client secret: stored sealed for idempotent replays.
+            render_sensitive(StatusCode::CREATED, |created: &CreatedIntent| {
                 CreatedIntentOut {
                     payment_intent: intent_out(&created.intent),
                     client_confirmation: ClientConfirmation {

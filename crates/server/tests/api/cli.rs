@@ -133,6 +133,9 @@ fn serve(db: &Database) -> Served {
             "127.0.0.1:0",
             "--database-url",
             &db.url,
+            // A key of the test's own: never a key file in the working directory.
+            "--secrets-key",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
         ])
         .env("HOLDFAST_LOG", "info")
         .stdout(Stdio::piped())

@@ -44,6 +44,8 @@ fn start(db: &Database, key_file: &std::path::Path) -> (Server, Option<String>) 
         ])
         .arg("--secrets-key-file")
         .arg(key_file)
+        // The audit replays requests in bursts: no rate limits here.
+        .args(["--rate-limit", "0", "--capture-rate-limit", "0"])
         .env("HOLDFAST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -1067,6 +1067,7 @@ async fn expiry_warning_lead_is_configurable(backend: Backend) {
             ..Settings::default()
         },
         without_workers: true,
+        ..holdfast::Options::default()
     };
     let app = TestApp::start_with(backend, db, options).await;
     let id = app.hold(12_900).await;
@@ -1434,6 +1435,11 @@ async fn worker_command_expires_due_holds(backend: Backend) {
     let _worker = KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_holdfast"))
             .args(["worker", "--database-url", &app.db.url])
+            // A key of the test's own: never a key file in the working directory.
+            .args([
+                "--secrets-key",
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            ])
             .env("HOLDFAST_LOG", "warn")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

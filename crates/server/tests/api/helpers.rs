@@ -189,7 +189,13 @@ impl TestApp {
         TestApp::start_with(backend, db, options).await
     }
 
-    pub async fn start_with(backend: Backend, db: Database, options: holdfast::Options) -> TestApp {
+    pub async fn start_with(
+        backend: Backend,
+        db: Database,
+        mut options: holdfast::Options,
+    ) -> TestApp {
+        // Every server of a test shares one secrets key, as every node of a cluster must.
+        options.settings.secrets_key = test_secrets_key();
         let clock = Arc::new(ManualClock::new(Timestamp(T0)));
         let (tx, rx) = oneshot::channel::<()>();
         let running = holdfast::start(
@@ -620,6 +626,10 @@ impl TestApp {
             clock,
             holdfast::Options {
                 without_workers: true,
+                settings: holdfast_service::Settings {
+                    secrets_key: test_secrets_key(),
+                    ..holdfast_service::Settings::default()
+                },
                 ..holdfast::Options::default()
             },
             std::future::pending(),
@@ -634,4 +644,11 @@ impl TestApp {
         };
         (remote, running.task)
     }
+}
+
+/// The secrets key every server of the test suite uses (base64 of bytes 0..32).
+pub const TEST_SECRETS_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+pub fn test_secrets_key() -> holdfast_service::webhooks::SecretsKey {
+    holdfast_service::webhooks::SecretsKey::from_base64(TEST_SECRETS_KEY).expect("test key")
 }

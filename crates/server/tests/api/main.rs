@@ -11,6 +11,7 @@ mod concurrency;
 mod crash;
 mod deadlines;
 mod foundation;
+mod guard_rails;
 mod idempotency;
 mod intents;
 mod multinode;

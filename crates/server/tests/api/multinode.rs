@@ -42,6 +42,8 @@ fn node(db: &Database, secrets_key: &str) -> (Node, Option<String>) {
         ])
         .args(["--secrets-key", secrets_key])
         .args(["--webhook-retry-schedule", "1s,1s,1s,1s,1s"])
+        // The audit replays requests in bursts: no rate limits here.
+        .args(["--rate-limit", "0", "--capture-rate-limit", "0"])
         .env("HOLDFAST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

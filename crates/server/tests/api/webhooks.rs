@@ -444,6 +444,7 @@ async fn spawn_with_short_schedule(backend: Backend) -> Option<TestApp> {
                 ..Default::default()
             },
             without_workers: true,
+            ..holdfast::Options::default()
         },
     )
     .await
