@@ -6,6 +6,7 @@
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod openapi;
 pub mod request_id;
 mod routes;
 

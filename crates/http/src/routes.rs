@@ -1,4 +1,5 @@
-//! The route table: one module per resource, merged here.
+//! The route table: one module per resource, merged here. Each route is registered from its
+//! handler's `#[utoipa::path]`, so the table and the OpenAPI document are one and the same.
 
 mod customers;
 mod events;
@@ -11,11 +12,21 @@ mod test_helpers;
 mod webhook_endpoints;
 
 use axum::Router;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::openapi::ApiDoc;
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new()
+    documented().into()
+}
+
+/// Every route with its OpenAPI operation.
+pub(crate) fn documented() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(crate::openapi::serve_openapi))
         .merge(health::router())
         .merge(payment_intents::router())
         .merge(customers::router())

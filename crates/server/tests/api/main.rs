@@ -12,6 +12,7 @@ mod deadlines;
 mod foundation;
 mod idempotency;
 mod intents;
+mod openapi;
 mod orders;
 mod refunds;
 mod test_clocks;
