@@ -22,8 +22,11 @@ use crate::openapi::schemas;
 /// An amount of money: integer minor units and a currency. There are no floats.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"amount": 12900, "currency": "USD"})))]
 pub struct MoneyIn {
-    /// In minor units of the currency: cents for USD, yen for JPY.
+    /// In minor units of the currency: cents for USD, yen for JPY. Never negative; most
+    /// operations take only a positive amount.
+    #[schema(minimum = 0)]
     pub amount: i64,
     #[schema(value_type = schemas::Currency)]
     pub currency: String,
@@ -40,12 +43,13 @@ impl From<MoneyIn> for RawMoney {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"amount_money": {"amount": 12900, "currency": "USD"}, "capture_method": "manual", "description": "Camera rental, 3 days"})))]
 pub struct CreateIntentBody {
     /// What to hold or charge. Required, unless `order_id` is given: the amount is then the
     /// order's balance due.
     pub amount_money: Option<MoneyIn>,
     /// `["card"]`, the default and only choice.
-    #[schema(value_type = Option<Vec<schemas::PaymentMethodType>>)]
+    #[schema(value_type = Option<Vec<schemas::PaymentMethodType>>, min_items = 1)]
     pub payment_method_types: Option<Vec<String>>,
     /// `automatic` (the default) or `manual`.
     #[schema(value_type = Option<schemas::CaptureMethod>)]
@@ -83,9 +87,10 @@ pub struct ScheduleAtCreationIn {
     pub offset_before_expiry_seconds: i64,
 }
 
+/// Exactly one of `payment_source_token` and `payment_method_id`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-/// Exactly one of `payment_source_token` and `payment_method_id`.
+#[schema(examples(json!({"payment_source_token": "pm_card_visa"})))]
 pub struct ConfirmBody {
     /// A card token. Test mode takes the `pm_card_…` test tokens.
     #[schema(examples("pm_card_visa"))]
@@ -94,9 +99,10 @@ pub struct ConfirmBody {
     pub payment_method_id: Option<String>,
 }
 
+/// An empty body captures the whole hold.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-/// An empty body captures the whole hold.
+#[schema(examples(json!({"amount_money": {"amount": 9800, "currency": "USD"}})))]
 pub struct CaptureBody {
     /// Part of the hold: the rest is released.
     pub amount_money: Option<MoneyIn>,
@@ -110,6 +116,7 @@ pub struct CaptureBody {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"cancellation_reason": "requested_by_customer"})))]
 pub struct CancelBody {
     #[schema(value_type = Option<schemas::RequestedCancellationReason>)]
     pub cancellation_reason: Option<String>,
@@ -117,6 +124,7 @@ pub struct CancelBody {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"type": "void", "at": "2030-01-01T00:00:00Z"})))]
 pub struct ScheduledActionBody {
     #[serde(rename = "type")]
     #[schema(value_type = schemas::ScheduledActionType)]
@@ -135,6 +143,7 @@ pub struct EmptyBody {}
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"name": "month end"})))]
 pub struct CreateTestClockBody {
     /// The clock's starting time; now when left out.
     #[schema(format = DateTime)]
@@ -144,6 +153,7 @@ pub struct CreateTestClockBody {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"frozen_time": "2030-01-01T00:00:00Z"})))]
 pub struct AdvanceTestClockBody {
     /// The new time: never earlier than the clock's.
     #[schema(format = DateTime)]
@@ -152,6 +162,7 @@ pub struct AdvanceTestClockBody {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"result": "success"})))]
 pub struct AuthenticateBody {
     #[schema(value_type = schemas::AuthenticationResult)]
     pub result: String,
@@ -159,6 +170,7 @@ pub struct AuthenticateBody {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"email": "ada@example.com", "name": "Ada Lovelace"})))]
 pub struct CreateCustomerBody {
     pub email: Option<String>,
     pub name: Option<String>,
@@ -169,6 +181,7 @@ pub struct CreateCustomerBody {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"payment_source_token": "pm_card_visa"})))]
 pub struct SavePaymentMethodBody {
     /// The card to save. Test mode takes the `pm_card_…` test tokens.
     #[schema(examples("pm_card_visa"))]
@@ -690,9 +703,10 @@ impl From<&TestClock> for TestClockOut {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineItemIn {
-    /// 1 to 500 characters.
+    /// Not blank.
+    #[schema(min_length = 1, max_length = 500)]
     pub name: String,
-    /// At least 1.
+    #[schema(minimum = 1)]
     pub quantity: i64,
     pub unit_price_money: MoneyIn,
     pub sku: Option<String>,
@@ -704,16 +718,20 @@ pub struct LineItemIn {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DiscountIn {
+    /// Not blank.
+    #[schema(min_length = 1, max_length = 500)]
     pub name: String,
     pub amount_money: MoneyIn,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"currency": "USD", "line_items": [{"name": "Camera", "quantity": 1, "unit_price_money": {"amount": 12900, "currency": "USD"}}]})))]
 pub struct CreateOrderBody {
     /// Every amount of the order is in this currency.
     #[schema(value_type = schemas::Currency)]
     pub currency: String,
+    #[schema(min_items = 1, max_items = 500)]
     pub line_items: Vec<LineItemIn>,
     pub tip_money: Option<MoneyIn>,
     #[serde(default)]
@@ -727,9 +745,11 @@ pub struct CreateOrderBody {
 /// `PATCH`: an absent field is kept; `null` clears a clearable one.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"reference": "order-1001"})))]
 pub struct UpdateOrderBody {
     /// Replaces every line item. Money fields are locked while a hold is active or once
     /// anything is paid.
+    #[schema(min_items = 1, max_items = 500)]
     pub line_items: Option<Vec<LineItemIn>>,
     /// `null` removes the tip.
     #[serde(default, deserialize_with = "present")]
@@ -754,11 +774,12 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
+/// Places the holds (or charges) for every intent, or for none.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-/// Places the holds (or charges) for every intent, or for none.
 pub struct PayOrderBody {
     /// The order's intents that pay it, each in `requires_payment_method`.
+    #[schema(min_items = 1)]
     pub payment_intent_ids: Vec<String>,
     /// Each intent's card token, by intent id.
     #[serde(default)]
@@ -770,9 +791,9 @@ pub struct PayOrderBody {
     pub payment_amounts: BTreeMap<String, MoneyIn>,
 }
 
+/// An empty body captures the whole hold.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-/// An empty body captures the whole hold.
 pub struct OrderCaptureBody {
     /// Part of the hold: the rest is released.
     pub amount_money: Option<MoneyIn>,
@@ -900,6 +921,7 @@ impl From<&Order> for OrderOut {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"payment_intent_id": "pi_…", "amount_money": {"amount": 2000, "currency": "USD"}, "reason": "requested_by_customer"})))]
 pub struct CreateRefundBody {
     /// The intent whose captured money goes back.
     pub payment_intent_id: String,
@@ -961,26 +983,28 @@ impl From<&Refund> for RefundOut {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"url": "https://example.com/webhooks", "enabled_events": ["*"]})))]
 pub struct CreateWebhookEndpointBody {
     /// Where events are POSTed: `https://` (or `http://` in test mode).
     pub url: String,
     /// Event types, or `["*"]` for all.
-    #[schema(value_type = Vec<schemas::EnabledEvent>)]
+    #[schema(value_type = Vec<schemas::EnabledEvent>, min_items = 1)]
     pub enabled_events: Vec<String>,
     pub description: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"disabled": true})))]
 pub struct UpdateWebhookEndpointBody {
     pub url: Option<String>,
-    #[schema(value_type = Option<Vec<schemas::EnabledEvent>>)]
+    #[schema(value_type = Option<Vec<schemas::EnabledEvent>>, min_items = 1)]
     pub enabled_events: Option<Vec<String>>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
-    /// A disabled endpoint receives nothing; its pending deliveries are canceled.
+    /// A disabled endpoint receives nothing: its pending deliveries end `canceled`.
     pub disabled: Option<bool>,
 }
 

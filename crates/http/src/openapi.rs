@@ -34,6 +34,7 @@ pub fn document() -> Result<Value, serde_json::Error> {
     let mut doc = serde_json::to_value(&doc)?;
     refer_to_components(&mut doc);
     drop_null_bodies(&mut doc);
+    add_links(&mut doc);
     Ok(doc)
 }
 
@@ -83,7 +84,8 @@ errors!(ServeOpenApiErrors: [InternalError]);
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     security(("api_key" = [])),
-    components(schemas(crate::error::ErrorEnvelope)),
+    // Schemas only parameters name: utoipa collects those of bodies and answers by itself.
+    components(schemas(crate::error::ErrorEnvelope, schemas::IntentOrder)),
     modifiers(&Shared),
     tags(
         (name = "Payment intents", description = "Holds: create, confirm (authorize), capture, cancel (void), and schedule."),
@@ -225,6 +227,135 @@ fn children(node: &mut Value) -> Box<dyn Iterator<Item = &mut Value> + '_> {
         Value::Object(map) => Box::new(map.values_mut()),
         Value::Array(items) => Box::new(items.iter_mut()),
         _ => Box::new(std::iter::empty()),
+    }
+}
+
+/// Where an answer's ids lead, by operation id. Clients can follow these links, and schemathesis'
+/// stateful phase chains calls along them (create an intent, confirm it, capture it) instead of
+/// guessing ids.
+struct Link {
+    from: &'static str,
+    /// Each path parameter of the targets, and where in the answer its value is.
+    parameters: &'static [(&'static str, &'static str)],
+    to: &'static [&'static str],
+}
+
+const LINKS: &[Link] = &[
+    Link {
+        from: "create_payment_intent",
+        parameters: &[("id", "/data/payment_intent/payment_intent_id")],
+        to: &[
+            "get_payment_intent",
+            "confirm_payment_intent",
+            "capture_payment_intent",
+            "cancel_payment_intent",
+            "list_payment_intent_actions",
+            "set_scheduled_action",
+            "clear_scheduled_action",
+            "authenticate_payment_intent",
+        ],
+    },
+    Link {
+        from: "confirm_payment_intent",
+        parameters: &[("id", "/data/payment_intent_id")],
+        to: &[
+            "capture_payment_intent",
+            "cancel_payment_intent",
+            "set_scheduled_action",
+            "authenticate_payment_intent",
+            "list_payment_intent_actions",
+        ],
+    },
+    Link {
+        from: "capture_payment_intent",
+        parameters: &[("id", "/data/payment_intent_id")],
+        to: &["get_payment_intent", "list_payment_intent_actions"],
+    },
+    Link {
+        from: "create_order",
+        parameters: &[("id", "/data/order_id")],
+        to: &["get_order", "update_order", "cancel_order", "pay_order"],
+    },
+    Link {
+        from: "pay_order",
+        parameters: &[
+            ("id", "/data/order_id"),
+            ("pid", "/data/payment_intent_ids/0"),
+        ],
+        to: &["capture_order_payment_intent", "void_order_payment_intent"],
+    },
+    Link {
+        from: "create_refund",
+        parameters: &[("id", "/data/refund_id")],
+        to: &["get_refund"],
+    },
+    Link {
+        from: "create_customer",
+        parameters: &[("id", "/data/customer_id")],
+        to: &["get_customer", "save_payment_method"],
+    },
+    Link {
+        from: "create_test_clock",
+        parameters: &[("id", "/data/test_clock_id")],
+        to: &["get_test_clock", "delete_test_clock", "advance_test_clock"],
+    },
+    Link {
+        from: "create_webhook_endpoint",
+        parameters: &[("id", "/data/webhook_endpoint_id")],
+        to: &[
+            "get_webhook_endpoint",
+            "update_webhook_endpoint",
+            "delete_webhook_endpoint",
+            "rotate_webhook_endpoint_secret",
+        ],
+    },
+    Link {
+        from: "list_events",
+        parameters: &[("id", "/data/0/id")],
+        to: &["get_event", "list_event_deliveries", "resend_event"],
+    },
+];
+
+/// Adds [`LINKS`] to the success answer of each operation they start from.
+fn add_links(doc: &mut Value) {
+    let Some(Value::Object(paths)) = doc.get_mut("paths") else {
+        return;
+    };
+    let operations = paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut());
+    for operation in operations {
+        let Some(link) = LINKS.iter().find(|l| operation["operationId"] == l.from) else {
+            continue;
+        };
+        let Some(Value::Object(responses)) = operation.get_mut("responses") else {
+            continue;
+        };
+        let parameters: Map<String, Value> = link
+            .parameters
+            .iter()
+            .map(|(name, pointer)| {
+                (
+                    (*name).to_owned(),
+                    json!(format!("$response.body#{pointer}")),
+                )
+            })
+            .collect();
+        let links: Map<String, Value> = link
+            .to
+            .iter()
+            .map(|to| {
+                let link = json!({ "operationId": to, "parameters": parameters });
+                ((*to).to_owned(), link)
+            })
+            .collect();
+        for (_, response) in responses
+            .iter_mut()
+            .filter(|(status, _)| status.starts_with('2'))
+        {
+            response["links"] = Value::Object(links.clone());
+        }
     }
 }
 
@@ -552,6 +683,37 @@ mod tests {
                 "{name} is inlined in a path"
             );
         }
+    }
+
+    /// Every `$ref` names a component that exists, and every link an operation that exists.
+    #[test]
+    fn references_and_links_resolve() {
+        let doc = doc();
+        let text = doc.to_string();
+        for reference in text.split("\"$ref\":\"").skip(1) {
+            let target = reference.split('"').next().unwrap_or_default();
+            let pointer = target.strip_prefix('#').expect("a local reference");
+            assert!(doc.pointer(pointer).is_some(), "{target} does not resolve");
+        }
+        let ids: BTreeSet<String> = each_operation(&doc)
+            .iter()
+            .map(|(_, op)| op["operationId"].as_str().expect("an id").to_owned())
+            .collect();
+        for link in LINKS {
+            assert!(ids.contains(link.from), "{}", link.from);
+            for to in link.to {
+                assert!(ids.contains(*to), "{to}");
+            }
+        }
+    }
+
+    #[test]
+    fn order_limits_are_the_domains() {
+        let doc = doc();
+        let items = &doc["components"]["schemas"]["CreateOrderBody"]["properties"]["line_items"];
+        assert_eq!(items["maxItems"], holdfast_domain::order::LINE_ITEMS_MAX);
+        let name = &doc["components"]["schemas"]["LineItemIn"]["properties"]["name"];
+        assert_eq!(name["maxLength"], holdfast_domain::intent::TEXT_CHARS_MAX);
     }
 
     /// The committed copy at the repository root is what the code generates.

@@ -181,7 +181,7 @@ errors!(UpdateEndpointErrors: READ BODY IDEMPOTENT; WebhookEndpointNotFound, Inv
 
 /// Delete a webhook endpoint
 ///
-/// Its pending deliveries are canceled.
+/// Its pending deliveries end `canceled`.
 #[utoipa::path(
     delete,
     path = "/v1/webhook-endpoints/{id}",
