@@ -66,6 +66,8 @@ pub enum CaptureMethod {
 }
 
 impl CaptureMethod {
+    pub const ALL: &'static [CaptureMethod] = &[CaptureMethod::Automatic, CaptureMethod::Manual];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             CaptureMethod::Automatic => "automatic",
@@ -74,11 +76,10 @@ impl CaptureMethod {
     }
 
     pub fn parse(name: &str) -> Option<CaptureMethod> {
-        match name {
-            "automatic" => Some(CaptureMethod::Automatic),
-            "manual" => Some(CaptureMethod::Manual),
-            _ => None,
-        }
+        CaptureMethod::ALL
+            .iter()
+            .copied()
+            .find(|m| m.as_str() == name)
     }
 }
 
@@ -94,6 +95,22 @@ pub enum CancellationReason {
 }
 
 impl CancellationReason {
+    pub const ALL: &'static [CancellationReason] = &[
+        CancellationReason::RequestedByCustomer,
+        CancellationReason::Duplicate,
+        CancellationReason::Fraudulent,
+        CancellationReason::Abandoned,
+        CancellationReason::AuthorizationExpired,
+    ];
+
+    /// The reasons a caller may give: all but `authorization_expired`.
+    pub const REQUESTED: &'static [CancellationReason] = &[
+        CancellationReason::RequestedByCustomer,
+        CancellationReason::Duplicate,
+        CancellationReason::Fraudulent,
+        CancellationReason::Abandoned,
+    ];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             CancellationReason::RequestedByCustomer => "requested_by_customer",
@@ -106,14 +123,10 @@ impl CancellationReason {
 
     /// The reasons a caller may give.
     pub fn parse_requested(name: &str) -> Option<CancellationReason> {
-        [
-            CancellationReason::RequestedByCustomer,
-            CancellationReason::Duplicate,
-            CancellationReason::Fraudulent,
-            CancellationReason::Abandoned,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == name)
+        CancellationReason::REQUESTED
+            .iter()
+            .copied()
+            .find(|r| r.as_str() == name)
     }
 }
 
@@ -147,6 +160,14 @@ pub enum ActionType {
 }
 
 impl ActionType {
+    pub const ALL: &'static [ActionType] = &[
+        ActionType::Authorization,
+        ActionType::Capture,
+        ActionType::Void,
+        ActionType::Expiry,
+        ActionType::Refund,
+    ];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             ActionType::Authorization => "authorization",
@@ -166,6 +187,8 @@ pub enum ActionStatus {
 }
 
 impl ActionStatus {
+    pub const ALL: &'static [ActionStatus] = &[ActionStatus::Succeeded, ActionStatus::Failed];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             ActionStatus::Succeeded => "succeeded",

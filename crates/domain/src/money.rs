@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 pub struct Currency([u8; 3]);
 
 impl Currency {
+    /// Every code [`Currency::parse`] accepts, sorted.
+    pub const CODES: &'static [&'static str] = ISO_4217;
+
     /// Parses an upper-case ISO 4217 code; anything else (lower case, unknown, wrong length) is `None`.
     pub fn parse(code: &str) -> Option<Currency> {
         let bytes: [u8; 3] = code.as_bytes().try_into().ok()?;

@@ -25,6 +25,9 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
+    pub const ALL: &'static [OrderStatus] =
+        &[OrderStatus::Open, OrderStatus::Paid, OrderStatus::Canceled];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             OrderStatus::Open => "open",
@@ -34,8 +37,9 @@ impl OrderStatus {
     }
 
     pub fn parse(name: &str) -> Option<OrderStatus> {
-        [OrderStatus::Open, OrderStatus::Paid, OrderStatus::Canceled]
-            .into_iter()
+        OrderStatus::ALL
+            .iter()
+            .copied()
             .find(|s| s.as_str() == name)
     }
 }
@@ -49,6 +53,9 @@ pub enum InventoryTracking {
 }
 
 impl InventoryTracking {
+    pub const ALL: &'static [InventoryTracking] =
+        &[InventoryTracking::None, InventoryTracking::Strict];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             InventoryTracking::None => "none",

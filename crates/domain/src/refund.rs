@@ -27,6 +27,12 @@ pub enum RefundStatus {
 }
 
 impl RefundStatus {
+    pub const ALL: &'static [RefundStatus] = &[
+        RefundStatus::Pending,
+        RefundStatus::Succeeded,
+        RefundStatus::Failed,
+    ];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             RefundStatus::Pending => "pending",
@@ -45,6 +51,12 @@ pub enum RefundReason {
 }
 
 impl RefundReason {
+    pub const ALL: &'static [RefundReason] = &[
+        RefundReason::RequestedByCustomer,
+        RefundReason::Duplicate,
+        RefundReason::Fraudulent,
+    ];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             RefundReason::RequestedByCustomer => "requested_by_customer",
@@ -54,13 +66,10 @@ impl RefundReason {
     }
 
     fn parse(name: &str) -> Option<RefundReason> {
-        [
-            RefundReason::RequestedByCustomer,
-            RefundReason::Duplicate,
-            RefundReason::Fraudulent,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == name)
+        RefundReason::ALL
+            .iter()
+            .copied()
+            .find(|r| r.as_str() == name)
     }
 }
 

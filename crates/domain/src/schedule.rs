@@ -23,6 +23,8 @@ pub enum ScheduledKind {
 }
 
 impl ScheduledKind {
+    pub const ALL: &'static [ScheduledKind] = &[ScheduledKind::Capture, ScheduledKind::Void];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             ScheduledKind::Capture => "capture",

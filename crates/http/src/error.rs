@@ -232,3 +232,31 @@ pub fn reply_response(reply: Reply) -> Response {
     }
     response
 }
+
+/// The envelope of every answer that is not a 2xx, as the OpenAPI document shows it.
+/// [`ApiError::body`] writes it.
+#[derive(Debug, utoipa::ToSchema)]
+pub struct ErrorEnvelope {
+    pub error: ErrorObject,
+}
+
+/// What went wrong. Clients should ignore fields they do not know: more may be added.
+#[derive(Debug, utoipa::ToSchema)]
+pub struct ErrorObject {
+    /// Stable: programs branch on it. Each operation lists the codes it can answer with.
+    #[schema(value_type = crate::openapi::schemas::ErrorCode)]
+    pub code: String,
+    /// For people, not programs: the wording may change.
+    pub message: String,
+    /// The request field at fault (`amount_money.amount`, `Idempotency-Key`), when one is.
+    #[schema(required = false, nullable = false)]
+    pub param: Option<String>,
+    /// The request's id (`req_…`), also in the `X-Request-Id` header and in the server's log.
+    pub request_id: String,
+    /// `CARD_DECLINED` only: the processor's reason (`generic_decline`, `insufficient_funds`).
+    #[schema(required = false, nullable = false)]
+    pub decline_code: Option<String>,
+    /// `CARD_DECLINED` only: the intent the decline is recorded on.
+    #[schema(required = false, nullable = false)]
+    pub payment_intent_id: Option<String>,
+}

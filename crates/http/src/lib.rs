@@ -8,6 +8,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod limits;
+pub mod openapi;
 pub mod request_id;
 mod routes;
 
@@ -36,12 +37,12 @@ pub struct AppState {
 pub fn router(app: Arc<Holdfast>, limits: Limits) -> Router {
     let state = AppState { app };
     let guard = Arc::new(limits::Guard::new(limits));
-    routes::api()
+    Router::<AppState>::from(routes::api())
         .route_layer(axum::middleware::from_fn_with_state(
             guard,
             limits::middleware,
         ))
-        .merge(routes::health())
+        .merge(Router::<AppState>::from(routes::open()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -1,4 +1,5 @@
-//! The route table: one module per resource, merged here.
+//! The route table: one module per resource, merged here. Each route is registered from its
+//! handler's `#[utoipa::path]`, so the table and the OpenAPI document are one and the same.
 
 mod customers;
 mod events;
@@ -10,13 +11,16 @@ mod test_clocks;
 mod test_helpers;
 mod webhook_endpoints;
 
-use axum::Router;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::openapi::ApiDoc;
 
 /// Every route of the API proper: what the guard rails of [`crate::limits`] stand in front of.
-pub(crate) fn api() -> Router<AppState> {
-    Router::new()
+pub(crate) fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(payment_intents::router())
         .merge(customers::router())
         .merge(events::router())
@@ -27,7 +31,16 @@ pub(crate) fn api() -> Router<AppState> {
         .merge(webhook_endpoints::router())
 }
 
-/// `/healthz` and `/readyz`, kept apart from [`api`] so no limit ever refuses them.
-pub(crate) fn health() -> Router<AppState> {
-    health::router()
+/// `/healthz`, `/readyz` and `/openapi.json`, kept apart from [`api`] so no limit refuses them.
+pub(crate) fn open() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(crate::openapi::serve_openapi))
+        .merge(health::router())
+}
+
+/// Every route with its OpenAPI operation: the whole document.
+pub(crate) fn documented() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(open())
+        .merge(api())
 }

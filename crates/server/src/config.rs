@@ -38,6 +38,8 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Print the OpenAPI 3.1 document of the API (the one served at `/openapi.json`).
+    Openapi,
 }
 
 #[derive(Debug, Args)]

@@ -88,6 +88,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Bench(args) => holdfast::bench::run(args).await?,
+        Command::Openapi => print!("{}", holdfast_http::openapi::to_json()?),
         Command::Migrate(args) => {
             holdfast::build(&args.database_url, clock, Settings::default()).await?;
             eprintln!("migrations applied");

@@ -1,27 +1,43 @@
 //! `/v1/customers` and their saved cards.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use holdfast_domain::customer::{CreateCustomer, Customer, SavedPaymentMethod};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::dto::{CreateCustomerBody, CustomerOut, Data, PaymentMethodOut, SavePaymentMethodBody};
+use crate::dto::{
+    CreateCustomerBody, CustomerOut, Data, IdempotencyKeyHeader, PaymentMethodOut,
+    SavePaymentMethodBody,
+};
 use crate::error::{ApiError, reply_response};
 use crate::extract::{Auth, Mutation};
+use crate::openapi::errors;
 use crate::{AppState, render};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/customers", post(create_customer))
-        .route("/v1/customers/{id}", get(get_customer))
-        .route(
-            "/v1/customers/{id}/payment-methods",
-            post(save_payment_method),
-        )
+const TAG: &str = "Customers";
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_customer))
+        .routes(routes!(get_customer))
+        .routes(routes!(save_payment_method))
 }
 
+/// Create a customer
+#[utoipa::path(
+    post,
+    path = "/v1/customers",
+    tag = TAG,
+    params(IdempotencyKeyHeader),
+    request_body(content = Option<CreateCustomerBody>),
+    responses(
+        (status = CREATED, description = "The new customer", body = Data<CustomerOut>),
+        CreateCustomerErrors,
+    )
+)]
 async fn create_customer(
     State(state): State<AppState>,
     m: Mutation<CreateCustomerBody>,
@@ -43,6 +59,19 @@ async fn create_customer(
     Ok(reply_response(reply))
 }
 
+errors!(CreateCustomerErrors: READ BODY IDEMPOTENT);
+
+/// Retrieve a customer
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{id}",
+    tag = TAG,
+    params(("id" = String, Path, description = "The customer's id, `cus_…`")),
+    responses(
+        (status = OK, description = "The customer", body = Data<CustomerOut>),
+        GetCustomerErrors,
+    )
+)]
 async fn get_customer(
     State(state): State<AppState>,
     auth: Auth,
@@ -55,6 +84,23 @@ async fn get_customer(
     .into_response())
 }
 
+errors!(GetCustomerErrors: READ; CustomerNotFound);
+
+/// Save a card
+///
+/// Its `payment_method_id` can then confirm this customer's intents, in the same merchant and
+/// mode only.
+#[utoipa::path(
+    post,
+    path = "/v1/customers/{id}/payment-methods",
+    tag = TAG,
+    params(("id" = String, Path, description = "The customer's id, `cus_…`"), IdempotencyKeyHeader),
+    request_body = SavePaymentMethodBody,
+    responses(
+        (status = CREATED, description = "The saved card", body = Data<PaymentMethodOut>),
+        SavePaymentMethodErrors,
+    )
+)]
 async fn save_payment_method(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -74,3 +120,6 @@ async fn save_payment_method(
         .await;
     Ok(reply_response(reply))
 }
+
+errors!(SavePaymentMethodErrors: READ BODY IDEMPOTENT PROCESSOR;
+    CustomerNotFound, InvalidPaymentSourceToken);

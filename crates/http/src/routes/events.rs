@@ -1,27 +1,34 @@
 //! `/v1/events`: the durable record of every state change, newest first.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use holdfast_domain::{ErrorCode, EventType};
 use holdfast_store::{EventFilter, PageRequest};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::dto::{Data, DeliveryOut, EmptyBody, EventOut, List};
+use crate::dto::{
+    Data, DeliveryOut, EmptyBody, EventOut, IdempotencyKeyHeader, List, ListEventsQuery, PageQuery,
+    ResentEventOut,
+};
 use crate::error::ApiError;
 use crate::extract::{Auth, Mutation, Query};
+use crate::openapi::errors;
+
+const TAG: &str = "Events";
 
 /// Default and largest page sizes.
 pub(crate) const PAGE_LIMIT_DEFAULT: u32 = 20;
 pub(crate) const PAGE_LIMIT_MAX: u32 = 100;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/events", get(list_events))
-        .route("/v1/events/{id}", get(get_event))
-        .route("/v1/events/{id}/deliveries", get(list_event_deliveries))
-        .route("/v1/events/{id}/resend", post(resend_event))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_events))
+        .routes(routes!(get_event))
+        .routes(routes!(list_event_deliveries))
+        .routes(routes!(resend_event))
 }
 
 /// Reads `limit` (1–100, default 20) and `cursor`.
@@ -48,6 +55,19 @@ pub(crate) fn page_request(query: &mut Query) -> Result<PageRequest, ApiError> {
     Ok(PageRequest { limit, cursor })
 }
 
+/// List events
+///
+/// Newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    tag = TAG,
+    params(ListEventsQuery, PageQuery),
+    responses(
+        (status = OK, description = "A page of events", body = List<EventOut>),
+        ListEventsErrors,
+    )
+)]
 async fn list_events(
     State(state): State<AppState>,
     auth: Auth,
@@ -72,6 +92,19 @@ async fn list_events(
     .into_response())
 }
 
+errors!(ListEventsErrors: READ QUERY);
+
+/// Retrieve an event
+#[utoipa::path(
+    get,
+    path = "/v1/events/{id}",
+    tag = TAG,
+    params(("id" = String, Path, description = "The event's id, `evt_…`")),
+    responses(
+        (status = OK, description = "The event", body = Data<EventOut>),
+        GetEventErrors,
+    )
+)]
 async fn get_event(
     State(state): State<AppState>,
     auth: Auth,
@@ -85,6 +118,22 @@ async fn get_event(
     .into_response())
 }
 
+errors!(GetEventErrors: READ; EventNotFound);
+
+/// List an event's deliveries
+///
+/// One delivery per endpoint the event was sent to, each with its attempts: time, status code,
+/// latency, error and next attempt.
+#[utoipa::path(
+    get,
+    path = "/v1/events/{id}/deliveries",
+    tag = TAG,
+    params(("id" = String, Path, description = "The event's id, `evt_…`")),
+    responses(
+        (status = OK, description = "The event's deliveries", body = Data<Vec<DeliveryOut>>),
+        ListDeliveriesErrors,
+    )
+)]
 async fn list_event_deliveries(
     State(state): State<AppState>,
     auth: Auth,
@@ -97,16 +146,36 @@ async fn list_event_deliveries(
     .into_response())
 }
 
-/// Queues the event again for every matching endpoint. Idempotent by nature: a repeat queues
-/// the same deliveries.
+errors!(ListDeliveriesErrors: READ; EventNotFound);
+
+/// Resend an event
+///
+/// Queues the event again for every enabled endpoint that wants it. Idempotent by nature: a
+/// repeat queues the same deliveries, so no answer is stored under the `Idempotency-Key`.
+#[utoipa::path(
+    post,
+    path = "/v1/events/{id}/resend",
+    tag = TAG,
+    params(("id" = String, Path, description = "The event's id, `evt_…`"), IdempotencyKeyHeader),
+    request_body(content = Option<EmptyBody>),
+    responses(
+        (status = OK, description = "How many deliveries were queued", body = Data<ResentEventOut>),
+        ResendEventErrors,
+    )
+)]
 async fn resend_event(
     State(state): State<AppState>,
     Path(id): Path<String>,
     m: Mutation<EmptyBody>,
 ) -> Result<Response, ApiError> {
     let queued = state.app.resend_event(m.auth.key_only()?, &id).await?;
-    Ok(
-        Json(serde_json::json!({ "data": { "id": id, "queued_deliveries": queued } }))
-            .into_response(),
-    )
+    Ok(Json(Data {
+        data: ResentEventOut {
+            id,
+            queued_deliveries: queued,
+        },
+    })
+    .into_response())
 }
+
+errors!(ResendEventErrors: READ BODY; EventNotFound);

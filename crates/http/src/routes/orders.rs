@@ -1,39 +1,37 @@
 //! `/v1/orders`: orders, and paying, capturing and voiding through them.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use holdfast_domain::order::{
     CreateOrder, DiscountRequest, Financials, LineItemRequest, Order, OrderStatus, UpdateOrder,
 };
 use holdfast_service::PayCommand;
 use holdfast_store::OrderFilter;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::dto::{
-    CreateOrderBody, Data, DiscountIn, EmptyBody, LineItemIn, List, OrderCaptureBody, OrderOut,
-    PayOrderBody, UpdateOrderBody,
+    CreateOrderBody, Data, DiscountIn, EmptyBody, IdempotencyKeyHeader, LineItemIn, List,
+    ListOrdersQuery, OrderCaptureBody, OrderOut, PageQuery, PayOrderBody, UpdateOrderBody,
 };
 use crate::error::{ApiError, reply_response};
 use crate::extract::{Auth, Mutation, Query};
+use crate::openapi::errors;
 use crate::routes::events::page_request;
 use crate::{AppState, render};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/orders", post(create_order).get(list_orders))
-        .route("/v1/orders/{id}", get(get_order).patch(update_order))
-        .route("/v1/orders/{id}/cancel", post(cancel_order))
-        .route("/v1/orders/{id}/pay", post(pay_order))
-        .route(
-            "/v1/orders/{id}/payment-intents/{pid}/capture",
-            post(capture_order_payment_intent),
-        )
-        .route(
-            "/v1/orders/{id}/payment-intents/{pid}/void",
-            post(void_order_payment_intent),
-        )
+const TAG: &str = "Orders";
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_order, list_orders))
+        .routes(routes!(get_order, update_order))
+        .routes(routes!(cancel_order))
+        .routes(routes!(pay_order))
+        .routes(routes!(capture_order_payment_intent))
+        .routes(routes!(void_order_payment_intent))
 }
 
 fn order_out(order: &Order) -> OrderOut {
@@ -63,6 +61,18 @@ fn discounts(items: Vec<DiscountIn>) -> Vec<DiscountRequest> {
         .collect()
 }
 
+/// Create an order
+#[utoipa::path(
+    post,
+    path = "/v1/orders",
+    tag = TAG,
+    params(IdempotencyKeyHeader),
+    request_body = CreateOrderBody,
+    responses(
+        (status = CREATED, description = "The new order", body = Data<OrderOut>),
+        CreateOrderErrors,
+    )
+)]
 async fn create_order(
     State(state): State<AppState>,
     m: Mutation<CreateOrderBody>,
@@ -90,6 +100,19 @@ async fn create_order(
     Ok(reply_response(reply))
 }
 
+errors!(CreateOrderErrors: READ BODY IDEMPOTENT; OrderCurrencyMismatch);
+
+/// Retrieve an order
+#[utoipa::path(
+    get,
+    path = "/v1/orders/{id}",
+    tag = TAG,
+    params(("id" = String, Path, description = "The order's id, `ord_…`")),
+    responses(
+        (status = OK, description = "The order", body = Data<OrderOut>),
+        GetOrderErrors,
+    )
+)]
 async fn get_order(
     State(state): State<AppState>,
     auth: Auth,
@@ -102,6 +125,21 @@ async fn get_order(
     .into_response())
 }
 
+errors!(GetOrderErrors: READ; OrderNotFound);
+
+/// List orders
+///
+/// Newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/orders",
+    tag = TAG,
+    params(ListOrdersQuery, PageQuery),
+    responses(
+        (status = OK, description = "A page of orders", body = List<OrderOut>),
+        ListOrdersErrors,
+    )
+)]
 async fn list_orders(
     State(state): State<AppState>,
     auth: Auth,
@@ -123,6 +161,24 @@ async fn list_orders(
     .into_response())
 }
 
+errors!(ListOrdersErrors: READ QUERY);
+
+/// Update an order
+///
+/// A field left out is kept. The money fields are locked while a hold is active
+/// (`PAYMENT_ATTEMPT_IN_PROGRESS`) and once anything is paid (`ORDER_NOT_EDITABLE`);
+/// `reference` and `metadata` stay editable.
+#[utoipa::path(
+    patch,
+    path = "/v1/orders/{id}",
+    tag = TAG,
+    params(("id" = String, Path, description = "The order's id, `ord_…`"), IdempotencyKeyHeader),
+    request_body = UpdateOrderBody,
+    responses(
+        (status = OK, description = "The updated order", body = Data<OrderOut>),
+        UpdateOrderErrors,
+    )
+)]
 async fn update_order(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -148,6 +204,23 @@ async fn update_order(
     Ok(reply_response(reply))
 }
 
+errors!(UpdateOrderErrors: READ BODY IDEMPOTENT;
+    OrderNotFound, OrderNotEditable, PaymentAttemptInProgress, OrderCurrencyMismatch);
+
+/// Cancel an order
+///
+/// Only an open order with no active hold and nothing paid.
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/cancel",
+    tag = TAG,
+    params(("id" = String, Path, description = "The order's id, `ord_…`"), IdempotencyKeyHeader),
+    request_body(content = Option<EmptyBody>),
+    responses(
+        (status = OK, description = "The canceled order", body = Data<OrderOut>),
+        CancelOrderErrors,
+    )
+)]
 async fn cancel_order(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -165,6 +238,25 @@ async fn cancel_order(
     Ok(reply_response(reply))
 }
 
+errors!(CancelOrderErrors: READ BODY IDEMPOTENT;
+    OrderNotFound, OrderNotEditable, PaymentAttemptInProgress);
+
+/// Pay an order
+///
+/// Places the holds (manual capture) or charges (automatic) for every intent named, or for none:
+/// if one is declined, the holds already placed in this call are voided, the decline is recorded
+/// on its intent, the order does not change, and the call answers 402.
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/pay",
+    tag = TAG,
+    params(("id" = String, Path, description = "The order's id, `ord_…`"), IdempotencyKeyHeader),
+    request_body = PayOrderBody,
+    responses(
+        (status = OK, description = "The order with its holds or payments", body = Data<OrderOut>),
+        PayOrderErrors,
+    )
+)]
 async fn pay_order(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -193,6 +285,26 @@ async fn pay_order(
     Ok(reply_response(reply))
 }
 
+errors!(PayOrderErrors: READ BODY IDEMPOTENT PROCESSOR;
+    OrderNotFound, PaymentIntentNotFound, OrderNotPayable, PaymentAttemptInProgress,
+    OrderAmountMismatch, OrderCurrencyMismatch, InvalidStatusForConfirm,
+    StrictInventoryDelayedCaptureUnsupported, InvalidPaymentSourceToken, CardDeclined);
+
+/// Capture an order's hold
+///
+/// An empty body captures the whole hold. Capturing again with the same amount (or none)
+/// answers with the order; another amount answers `CAPTURE_AMOUNT_MISMATCH`.
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/payment-intents/{pid}/capture",
+    tag = TAG,
+    params(("id" = String, Path, description = "The order's id, `ord_…`"), ("pid" = String, Path, description = "The id of one of the order's intents, `pi_…`"), IdempotencyKeyHeader),
+    request_body(content = Option<OrderCaptureBody>),
+    responses(
+        (status = OK, description = "The order after the capture", body = Data<OrderOut>),
+        CaptureOrderIntentErrors,
+    )
+)]
 async fn capture_order_payment_intent(
     State(state): State<AppState>,
     Path((id, pid)): Path<(String, String)>,
@@ -212,6 +324,25 @@ async fn capture_order_payment_intent(
     Ok(reply_response(reply))
 }
 
+errors!(CaptureOrderIntentErrors: READ BODY IDEMPOTENT PROCESSOR;
+    OrderNotFound, PaymentIntentNotFound, CaptureAmountMismatch, InvalidStatusForCapture,
+    CaptureAmountExceedsAuthorized, CaptureCurrencyMismatch, InvalidCaptureAmount,
+    PaymentAuthorizationExpired);
+
+/// Void an order's hold
+///
+/// Releases the hold; the order is editable and payable again.
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/payment-intents/{pid}/void",
+    tag = TAG,
+    params(("id" = String, Path, description = "The order's id, `ord_…`"), ("pid" = String, Path, description = "The id of one of the order's intents, `pi_…`"), IdempotencyKeyHeader),
+    request_body(content = Option<EmptyBody>),
+    responses(
+        (status = OK, description = "The order after the void", body = Data<OrderOut>),
+        VoidOrderIntentErrors,
+    )
+)]
 async fn void_order_payment_intent(
     State(state): State<AppState>,
     Path((id, pid)): Path<(String, String)>,
@@ -228,3 +359,7 @@ async fn void_order_payment_intent(
         .await;
     Ok(reply_response(reply))
 }
+
+errors!(VoidOrderIntentErrors: READ BODY IDEMPOTENT PROCESSOR;
+    OrderNotFound, PaymentIntentNotFound, CannotCancelSucceededPayment, PaymentAlreadyCanceled,
+    CannotCancelExpiredPayment);

@@ -1,58 +1,61 @@
 //! `/v1/payment-intents`: create, retrieve, list, confirm, capture, cancel, actions.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use holdfast_domain::intent::{
     CaptureMethod, CaptureRequest, CreateRequest, ScheduleRequest, Status,
 };
 use holdfast_service::{Caller, ConfirmCommand, CreateIntentCommand, CreatedIntent};
 use holdfast_store::{IntentFilter, IntentOrder};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::dto::{
     ActionOut, CancelBody, CaptureBody, ClientConfirmation, ConfirmBody, CreateIntentBody,
-    CreatedIntentOut, Data, EmptyBody, List, PaymentIntentOut, ScheduledActionBody, parse_rfc3339,
+    CreatedIntentOut, Data, EmptyBody, IdempotencyKeyHeader, List, ListIntentsQuery, PageQuery,
+    PaymentIntentOut, ScheduledActionBody, parse_rfc3339,
 };
 use crate::error::{ApiError, reply_response};
 use crate::extract::{Auth, Mutation, Query};
+use crate::openapi::errors;
 use crate::routes::events::page_request;
 use crate::{AppState, render, render_sensitive};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v1/payment-intents",
-            post(create_payment_intent).get(list_payment_intents),
-        )
-        .route("/v1/payment-intents/{id}", get(get_payment_intent))
-        .route(
-            "/v1/payment-intents/{id}/confirm",
-            post(confirm_payment_intent),
-        )
-        .route(
-            "/v1/payment-intents/{id}/capture",
-            post(capture_payment_intent),
-        )
-        .route(
-            "/v1/payment-intents/{id}/cancel",
-            post(cancel_payment_intent),
-        )
-        .route(
-            "/v1/payment-intents/{id}/actions",
-            get(list_payment_intent_actions),
-        )
-        .route(
-            "/v1/payment-intents/{id}/scheduled-action",
-            post(set_scheduled_action).delete(clear_scheduled_action),
-        )
+const TAG: &str = "Payment intents";
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_payment_intent, list_payment_intents))
+        .routes(routes!(get_payment_intent))
+        .routes(routes!(confirm_payment_intent))
+        .routes(routes!(capture_payment_intent))
+        .routes(routes!(cancel_payment_intent))
+        .routes(routes!(list_payment_intent_actions))
+        .routes(routes!(set_scheduled_action, clear_scheduled_action))
 }
 
 fn intent_out(intent: &holdfast_domain::intent::PaymentIntent) -> PaymentIntentOut {
     PaymentIntentOut::from(intent)
 }
 
+/// Create a payment intent
+///
+/// With `capture_method: manual`, confirming the intent places a hold to capture later. With
+/// `auto_confirm` and a `payment_source_token`, it is confirmed (charged) in the same call. An
+/// intent created with `order_id` pays that order and takes its amount from it.
+#[utoipa::path(
+    post,
+    path = "/v1/payment-intents",
+    tag = TAG,
+    params(IdempotencyKeyHeader),
+    request_body = CreateIntentBody,
+    responses(
+        (status = CREATED, description = "The new intent, and the client secret a browser confirms it with", body = Data<CreatedIntentOut>),
+        CreateIntentErrors,
+    )
+)]
 async fn create_payment_intent(
     State(state): State<AppState>,
     m: Mutation<CreateIntentBody>,
@@ -103,6 +106,25 @@ async fn create_payment_intent(
     Ok(reply_response(reply))
 }
 
+errors!(CreateIntentErrors: READ BODY IDEMPOTENT PROCESSOR;
+    CustomerNotFound, OrderNotFound, TestClockNotFound, InvalidCaptureMethod,
+    ManualCaptureNotAllowedWithAutoConfirm, TestClockNotAllowedInLiveMode,
+    OrderLinkedAmountNotAllowed, StrictInventoryDelayedCaptureUnsupported, OrderNotPayable,
+    InvalidPaymentSourceToken, CardDeclined);
+
+/// Retrieve a payment intent
+///
+/// The intent's own `client_secret` may retrieve it too.
+#[utoipa::path(
+    get,
+    path = "/v1/payment-intents/{id}",
+    tag = TAG,
+    params(("id" = String, Path, description = "The intent's id, `pi_…`")),
+    responses(
+        (status = OK, description = "The intent", body = Data<PaymentIntentOut>),
+        GetIntentErrors,
+    )
+)]
 async fn get_payment_intent(
     State(state): State<AppState>,
     auth: Auth,
@@ -116,6 +138,21 @@ async fn get_payment_intent(
     .into_response())
 }
 
+errors!(GetIntentErrors: READ; PaymentIntentNotFound);
+
+/// List payment intents
+///
+/// Newest first, or soonest deadline first with `order=authorization_expires_at`.
+#[utoipa::path(
+    get,
+    path = "/v1/payment-intents",
+    tag = TAG,
+    params(ListIntentsQuery, PageQuery),
+    responses(
+        (status = OK, description = "A page of intents", body = List<PaymentIntentOut>),
+        ListIntentsErrors,
+    )
+)]
 async fn list_payment_intents(
     State(state): State<AppState>,
     auth: Auth,
@@ -164,6 +201,25 @@ async fn list_payment_intents(
     .into_response())
 }
 
+errors!(ListIntentsErrors: READ QUERY);
+
+/// Confirm a payment intent
+///
+/// Authorizes the card: a manual-capture intent then holds the amount (`requires_capture`), an
+/// automatic one is charged (`succeeded`). A card that needs 3D Secure leaves the intent in
+/// `requires_action`. A decline answers 402 and records `last_payment_error` on the intent. The
+/// intent's own `client_secret` may confirm it too.
+#[utoipa::path(
+    post,
+    path = "/v1/payment-intents/{id}/confirm",
+    tag = TAG,
+    params(("id" = String, Path, description = "The intent's id, `pi_…`"), IdempotencyKeyHeader),
+    request_body = ConfirmBody,
+    responses(
+        (status = OK, description = "The intent after the authorization", body = Data<PaymentIntentOut>),
+        ConfirmIntentErrors,
+    )
+)]
 async fn confirm_payment_intent(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -186,6 +242,25 @@ async fn confirm_payment_intent(
     Ok(reply_response(reply))
 }
 
+errors!(ConfirmIntentErrors: READ BODY IDEMPOTENT PROCESSOR;
+    PaymentIntentNotFound, PaymentMethodNotFound, OrderLinkedPaymentIntent,
+    InvalidStatusForConfirm, InvalidPaymentSourceToken, CardDeclined);
+
+/// Capture a hold
+///
+/// An empty body captures the whole hold. `amount_money` captures part of it and releases the
+/// rest. A hold is captured at most once.
+#[utoipa::path(
+    post,
+    path = "/v1/payment-intents/{id}/capture",
+    tag = TAG,
+    params(("id" = String, Path, description = "The intent's id, `pi_…`"), IdempotencyKeyHeader),
+    request_body(content = Option<CaptureBody>),
+    responses(
+        (status = OK, description = "The intent after the capture", body = Data<PaymentIntentOut>),
+        CaptureIntentErrors,
+    )
+)]
 async fn capture_payment_intent(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -208,6 +283,25 @@ async fn capture_payment_intent(
     Ok(reply_response(reply))
 }
 
+errors!(CaptureIntentErrors: READ BODY IDEMPOTENT PROCESSOR;
+    PaymentIntentNotFound, OrderLinkedPaymentIntent, InvalidStatusForCapture,
+    CaptureAmountExceedsAuthorized, CaptureCurrencyMismatch, InvalidCaptureAmount,
+    PaymentAuthorizationExpired);
+
+/// Cancel a payment intent
+///
+/// Voids the hold, if there is one, and releases the whole amount.
+#[utoipa::path(
+    post,
+    path = "/v1/payment-intents/{id}/cancel",
+    tag = TAG,
+    params(("id" = String, Path, description = "The intent's id, `pi_…`"), IdempotencyKeyHeader),
+    request_body(content = Option<CancelBody>),
+    responses(
+        (status = OK, description = "The canceled intent", body = Data<PaymentIntentOut>),
+        CancelIntentErrors,
+    )
+)]
 async fn cancel_payment_intent(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -226,6 +320,24 @@ async fn cancel_payment_intent(
     Ok(reply_response(reply))
 }
 
+errors!(CancelIntentErrors: READ BODY IDEMPOTENT PROCESSOR;
+    PaymentIntentNotFound, OrderLinkedPaymentIntent, InvalidCancellationReason,
+    CannotCancelSucceededPayment, PaymentAlreadyCanceled, CannotCancelExpiredPayment);
+
+/// List an intent's money movements
+///
+/// Every authorization, capture, void, expiry and refund, in order, each with the request that
+/// caused it: the support view of a payment.
+#[utoipa::path(
+    get,
+    path = "/v1/payment-intents/{id}/actions",
+    tag = TAG,
+    params(("id" = String, Path, description = "The intent's id, `pi_…`")),
+    responses(
+        (status = OK, description = "The intent's actions, oldest first", body = Data<Vec<ActionOut>>),
+        ListActionsErrors,
+    )
+)]
 async fn list_payment_intent_actions(
     State(state): State<AppState>,
     auth: Auth,
@@ -241,6 +353,23 @@ async fn list_payment_intent_actions(
     Ok(Json(Data { data: actions }).into_response())
 }
 
+errors!(ListActionsErrors: READ; PaymentIntentNotFound);
+
+/// Schedule a capture or void
+///
+/// Sets, or replaces, an action that runs by itself at `at`: before the hold's deadline, while
+/// the intent is `requires_payment_method`, `requires_action` or `requires_capture`.
+#[utoipa::path(
+    post,
+    path = "/v1/payment-intents/{id}/scheduled-action",
+    tag = TAG,
+    params(("id" = String, Path, description = "The intent's id, `pi_…`"), IdempotencyKeyHeader),
+    request_body = ScheduledActionBody,
+    responses(
+        (status = OK, description = "The intent with its scheduled action", body = Data<PaymentIntentOut>),
+        SetScheduleErrors,
+    )
+)]
 async fn set_scheduled_action(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -271,6 +400,21 @@ async fn set_scheduled_action(
     Ok(reply_response(reply))
 }
 
+errors!(SetScheduleErrors: READ BODY IDEMPOTENT;
+    PaymentIntentNotFound, ScheduledActionAfterExpiry, InvalidStatusForScheduledAction,
+    CaptureAmountExceedsAuthorized, CaptureCurrencyMismatch, InvalidCaptureAmount);
+
+/// Clear the scheduled action
+#[utoipa::path(
+    delete,
+    path = "/v1/payment-intents/{id}/scheduled-action",
+    tag = TAG,
+    params(("id" = String, Path, description = "The intent's id, `pi_…`"), IdempotencyKeyHeader),
+    responses(
+        (status = OK, description = "The intent, without a scheduled action", body = Data<PaymentIntentOut>),
+        ClearScheduleErrors,
+    )
+)]
 async fn clear_scheduled_action(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -287,3 +431,5 @@ async fn clear_scheduled_action(
         .await;
     Ok(reply_response(reply))
 }
+
+errors!(ClearScheduleErrors: READ BODY IDEMPOTENT; PaymentIntentNotFound);

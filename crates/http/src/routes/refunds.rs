@@ -1,29 +1,50 @@
 //! `/v1/refunds`: giving captured money back, in one or several parts.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use holdfast_domain::refund::{Refund, RefundRequest};
 use holdfast_store::RefundFilter;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::dto::{CreateRefundBody, Data, List, RefundOut};
+use crate::dto::{
+    CreateRefundBody, Data, IdempotencyKeyHeader, List, ListRefundsQuery, PageQuery, RefundOut,
+};
 use crate::error::{ApiError, reply_response};
 use crate::extract::{Auth, Mutation, Query};
+use crate::openapi::errors;
 use crate::routes::events::page_request;
 use crate::{AppState, render};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/refunds", post(create_refund).get(list_refunds))
-        .route("/v1/refunds/{id}", get(get_refund))
+const TAG: &str = "Refunds";
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_refund, list_refunds))
+        .routes(routes!(get_refund))
 }
 
 fn refund_out(refund: &Refund) -> RefundOut {
     RefundOut::from(refund)
 }
 
+/// Refund captured money
+///
+/// Answers once the processor has; if it is silent the refund stays `pending` and the worker
+/// finishes it. A retry with the same `Idempotency-Key` resumes the refund it created.
+#[utoipa::path(
+    post,
+    path = "/v1/refunds",
+    tag = TAG,
+    params(IdempotencyKeyHeader),
+    request_body = CreateRefundBody,
+    responses(
+        (status = CREATED, description = "The refund", body = Data<RefundOut>),
+        CreateRefundErrors,
+    )
+)]
 async fn create_refund(
     State(state): State<AppState>,
     m: Mutation<CreateRefundBody>,
@@ -48,6 +69,21 @@ async fn create_refund(
     Ok(reply_response(reply))
 }
 
+errors!(CreateRefundErrors: READ BODY IDEMPOTENT PROCESSOR;
+    PaymentIntentNotFound, PaymentIntentNotRefundable, RefundAmountExceedsCaptured,
+    InvalidRefundAmount, RefundCurrencyMismatch);
+
+/// Retrieve a refund
+#[utoipa::path(
+    get,
+    path = "/v1/refunds/{id}",
+    tag = TAG,
+    params(("id" = String, Path, description = "The refund's id, `re_…`")),
+    responses(
+        (status = OK, description = "The refund", body = Data<RefundOut>),
+        GetRefundErrors,
+    )
+)]
 async fn get_refund(
     State(state): State<AppState>,
     auth: Auth,
@@ -60,6 +96,21 @@ async fn get_refund(
     .into_response())
 }
 
+errors!(GetRefundErrors: READ; RefundNotFound);
+
+/// List refunds
+///
+/// Newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/refunds",
+    tag = TAG,
+    params(ListRefundsQuery, PageQuery),
+    responses(
+        (status = OK, description = "A page of refunds", body = List<RefundOut>),
+        ListRefundsErrors,
+    )
+)]
 async fn list_refunds(
     State(state): State<AppState>,
     auth: Auth,
@@ -86,3 +137,5 @@ async fn list_refunds(
     })
     .into_response())
 }
+
+errors!(ListRefundsErrors: READ QUERY);

@@ -1,32 +1,31 @@
 //! `/v1/test-clocks`: frozen time for test-mode intents, advanced on demand.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use holdfast_domain::ErrorCode;
 use holdfast_domain::test_clock::{TestClock, not_in_live_mode};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::dto::{
-    AdvanceTestClockBody, CreateTestClockBody, Data, List, TestClockOut, parse_rfc3339,
+    AdvanceTestClockBody, CreateTestClockBody, Data, DeletedTestClockOut, IdempotencyKeyHeader,
+    List, PageQuery, TestClockOut, parse_rfc3339,
 };
 use crate::error::{ApiError, reply_response};
 use crate::extract::{Auth, Mutation, Query};
+use crate::openapi::errors;
 use crate::routes::events::page_request;
 use crate::{AppState, render};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v1/test-clocks",
-            post(create_test_clock).get(list_test_clocks),
-        )
-        .route(
-            "/v1/test-clocks/{id}",
-            get(get_test_clock).delete(delete_test_clock),
-        )
-        .route("/v1/test-clocks/{id}/advance", post(advance_test_clock))
+const TAG: &str = "Test clocks";
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_test_clock, list_test_clocks))
+        .routes(routes!(get_test_clock, delete_test_clock))
+        .routes(routes!(advance_test_clock))
 }
 
 fn clock_out(clock: &TestClock) -> TestClockOut {
@@ -51,6 +50,18 @@ fn test_mode_scope(auth: &Auth) -> Result<&holdfast_domain::Scope, ApiError> {
     Ok(scope)
 }
 
+/// Create a test clock
+#[utoipa::path(
+    post,
+    path = "/v1/test-clocks",
+    tag = TAG,
+    params(IdempotencyKeyHeader),
+    request_body(content = Option<CreateTestClockBody>),
+    responses(
+        (status = CREATED, description = "The new clock", body = Data<TestClockOut>),
+        CreateClockErrors,
+    )
+)]
 async fn create_test_clock(
     State(state): State<AppState>,
     m: Mutation<CreateTestClockBody>,
@@ -69,6 +80,19 @@ async fn create_test_clock(
     Ok(reply_response(reply))
 }
 
+errors!(CreateClockErrors: READ BODY IDEMPOTENT; TestClockNotAllowedInLiveMode);
+
+/// Retrieve a test clock
+#[utoipa::path(
+    get,
+    path = "/v1/test-clocks/{id}",
+    tag = TAG,
+    params(("id" = String, Path, description = "The clock's id, `clock_…`")),
+    responses(
+        (status = OK, description = "The clock", body = Data<TestClockOut>),
+        GetClockErrors,
+    )
+)]
 async fn get_test_clock(
     State(state): State<AppState>,
     auth: Auth,
@@ -84,6 +108,21 @@ async fn get_test_clock(
     .into_response())
 }
 
+errors!(GetClockErrors: READ; TestClockNotFound, TestClockNotAllowedInLiveMode);
+
+/// List test clocks
+///
+/// Newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/test-clocks",
+    tag = TAG,
+    params(PageQuery),
+    responses(
+        (status = OK, description = "A page of clocks", body = List<TestClockOut>),
+        ListClocksErrors,
+    )
+)]
 async fn list_test_clocks(
     State(state): State<AppState>,
     auth: Auth,
@@ -101,6 +140,21 @@ async fn list_test_clocks(
     .into_response())
 }
 
+errors!(ListClocksErrors: READ QUERY; TestClockNotAllowedInLiveMode);
+
+/// Delete a test clock
+///
+/// Its intents keep the time it had.
+#[utoipa::path(
+    delete,
+    path = "/v1/test-clocks/{id}",
+    tag = TAG,
+    params(("id" = String, Path, description = "The clock's id, `clock_…`")),
+    responses(
+        (status = OK, description = "The clock is deleted", body = Data<DeletedTestClockOut>),
+        DeleteClockErrors,
+    )
+)]
 async fn delete_test_clock(
     State(state): State<AppState>,
     auth: Auth,
@@ -110,12 +164,32 @@ async fn delete_test_clock(
         .app
         .delete_test_clock(test_mode_scope(&auth)?, &id)
         .await?;
-    Ok(Json(serde_json::json!({
-        "data": { "test_clock_id": clock.id, "deleted": true }
-    }))
+    Ok(Json(Data {
+        data: DeletedTestClockOut {
+            test_clock_id: clock.id,
+            deleted: true,
+        },
+    })
     .into_response())
 }
 
+errors!(DeleteClockErrors: READ; TestClockNotFound, TestClockNotAllowedInLiveMode);
+
+/// Advance a test clock
+///
+/// Moves the clock forward and, before answering, runs every expiry, expiring-soon warning and
+/// scheduled action that falls due on its intents, in deadline order.
+#[utoipa::path(
+    post,
+    path = "/v1/test-clocks/{id}/advance",
+    tag = TAG,
+    params(("id" = String, Path, description = "The clock's id, `clock_…`"), IdempotencyKeyHeader),
+    request_body = AdvanceTestClockBody,
+    responses(
+        (status = OK, description = "The clock at its new time", body = Data<TestClockOut>),
+        AdvanceClockErrors,
+    )
+)]
 async fn advance_test_clock(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -133,3 +207,6 @@ async fn advance_test_clock(
         .await;
     Ok(reply_response(reply))
 }
+
+errors!(AdvanceClockErrors: READ BODY IDEMPOTENT PROCESSOR;
+    TestClockNotFound, TestClockNotAllowedInLiveMode, TestClockCannotMoveBackwards);

@@ -1,26 +1,40 @@
 //! `/v1/test-helpers`: test mode only, for driving the sandbox through steps a buyer would take.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::post;
 use holdfast_domain::ErrorCode;
 use holdfast_domain::intent::PaymentIntent;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::dto::{AuthenticateBody, PaymentIntentOut};
+use crate::dto::{AuthenticateBody, Data, IdempotencyKeyHeader, PaymentIntentOut};
 use crate::error::{ApiError, reply_response};
 use crate::extract::Mutation;
+use crate::openapi::errors;
 use crate::{AppState, render};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route(
-        "/v1/test-helpers/payment-intents/{id}/authenticate",
-        post(authenticate_payment_intent),
-    )
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(authenticate_payment_intent))
 }
 
-/// Completes (`success`) or fails (`failure`) the 3D Secure step of an intent in `requires_action`.
+/// Finish the buyer's 3D Secure step
+///
+/// Completes (`success`) or fails (`failure`) the 3D Secure step of an intent in
+/// `requires_action`. A failure is an answer here, not an error: the intent goes back to
+/// `requires_payment_method` with `last_payment_error` `AUTHENTICATION_FAILED`. In live mode the
+/// route does not exist (404 `NOT_FOUND`).
+#[utoipa::path(
+    post,
+    path = "/v1/test-helpers/payment-intents/{id}/authenticate",
+    tag = "Test helpers",
+    params(("id" = String, Path, description = "The intent's id, `pi_…`"), IdempotencyKeyHeader),
+    request_body = AuthenticateBody,
+    responses(
+        (status = OK, description = "The intent after the step", body = Data<PaymentIntentOut>),
+        AuthenticateErrors,
+    )
+)]
 async fn authenticate_payment_intent(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -57,3 +71,6 @@ async fn authenticate_payment_intent(
         .await;
     Ok(reply_response(reply))
 }
+
+errors!(AuthenticateErrors: READ BODY IDEMPOTENT PROCESSOR;
+    NotFound, PaymentIntentNotFound, InvalidStatusForAuthentication);

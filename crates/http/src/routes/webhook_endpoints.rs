@@ -1,42 +1,54 @@
 //! `/v1/webhook-endpoints`: where events are delivered, and their signing secrets.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use holdfast_service::webhooks::{EndpointWithSecret, UpdateEndpoint};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::dto::{
-    CreateWebhookEndpointBody, Data, EmptyBody, List, UpdateWebhookEndpointBody, WebhookEndpointOut,
+    CreateWebhookEndpointBody, Data, DeletedWebhookEndpointOut, EmptyBody, IdempotencyKeyHeader,
+    List, PageQuery, UpdateWebhookEndpointBody, WebhookEndpointOut,
 };
 use crate::error::{ApiError, reply_response};
 use crate::extract::{Auth, Mutation, Query};
+use crate::openapi::errors;
 use crate::routes::events::page_request;
 use crate::{AppState, render, render_sensitive};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v1/webhook-endpoints",
-            post(create_webhook_endpoint).get(list_webhook_endpoints),
-        )
-        .route(
-            "/v1/webhook-endpoints/{id}",
-            get(get_webhook_endpoint)
-                .patch(update_webhook_endpoint)
-                .delete(delete_webhook_endpoint),
-        )
-        .route(
-            "/v1/webhook-endpoints/{id}/rotate-secret",
-            post(rotate_webhook_endpoint_secret),
-        )
+const TAG: &str = "Webhook endpoints";
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_webhook_endpoint, list_webhook_endpoints))
+        .routes(routes!(
+            get_webhook_endpoint,
+            update_webhook_endpoint,
+            delete_webhook_endpoint
+        ))
+        .routes(routes!(rotate_webhook_endpoint_secret))
 }
 
 fn endpoint_out(e: &EndpointWithSecret) -> WebhookEndpointOut {
     WebhookEndpointOut::new(&e.endpoint, e.secret.clone())
 }
 
+/// Create a webhook endpoint
+///
+/// The answer is the only one that shows the signing `secret`, apart from a rotation's.
+#[utoipa::path(
+    post,
+    path = "/v1/webhook-endpoints",
+    tag = TAG,
+    params(IdempotencyKeyHeader),
+    request_body = CreateWebhookEndpointBody,
+    responses(
+        (status = CREATED, description = "The new endpoint, with its secret", body = Data<WebhookEndpointOut>),
+        CreateEndpointErrors,
+    )
+)]
 async fn create_webhook_endpoint(
     State(state): State<AppState>,
     m: Mutation<CreateWebhookEndpointBody>,
@@ -61,6 +73,19 @@ async fn create_webhook_endpoint(
     Ok(reply_response(reply))
 }
 
+errors!(CreateEndpointErrors: READ BODY IDEMPOTENT; InvalidEventType);
+
+/// Retrieve a webhook endpoint
+#[utoipa::path(
+    get,
+    path = "/v1/webhook-endpoints/{id}",
+    tag = TAG,
+    params(("id" = String, Path, description = "The endpoint's id, `we_…`")),
+    responses(
+        (status = OK, description = "The endpoint", body = Data<WebhookEndpointOut>),
+        GetEndpointErrors,
+    )
+)]
 async fn get_webhook_endpoint(
     State(state): State<AppState>,
     auth: Auth,
@@ -76,6 +101,21 @@ async fn get_webhook_endpoint(
     .into_response())
 }
 
+errors!(GetEndpointErrors: READ; WebhookEndpointNotFound);
+
+/// List webhook endpoints
+///
+/// Newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/webhook-endpoints",
+    tag = TAG,
+    params(PageQuery),
+    responses(
+        (status = OK, description = "A page of endpoints", body = List<WebhookEndpointOut>),
+        ListEndpointsErrors,
+    )
+)]
 async fn list_webhook_endpoints(
     State(state): State<AppState>,
     auth: Auth,
@@ -97,6 +137,22 @@ async fn list_webhook_endpoints(
     .into_response())
 }
 
+errors!(ListEndpointsErrors: READ QUERY);
+
+/// Update a webhook endpoint
+///
+/// A field left out is kept.
+#[utoipa::path(
+    patch,
+    path = "/v1/webhook-endpoints/{id}",
+    tag = TAG,
+    params(("id" = String, Path, description = "The endpoint's id, `we_…`"), IdempotencyKeyHeader),
+    request_body = UpdateWebhookEndpointBody,
+    responses(
+        (status = OK, description = "The updated endpoint", body = Data<WebhookEndpointOut>),
+        UpdateEndpointErrors,
+    )
+)]
 async fn update_webhook_endpoint(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -121,6 +177,21 @@ async fn update_webhook_endpoint(
     Ok(reply_response(reply))
 }
 
+errors!(UpdateEndpointErrors: READ BODY IDEMPOTENT; WebhookEndpointNotFound, InvalidEventType);
+
+/// Delete a webhook endpoint
+///
+/// Its pending deliveries end `canceled`.
+#[utoipa::path(
+    delete,
+    path = "/v1/webhook-endpoints/{id}",
+    tag = TAG,
+    params(("id" = String, Path, description = "The endpoint's id, `we_…`"), IdempotencyKeyHeader),
+    responses(
+        (status = OK, description = "The endpoint is deleted", body = Data<DeletedWebhookEndpointOut>),
+        DeleteEndpointErrors,
+    )
+)]
 async fn delete_webhook_endpoint(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -130,12 +201,31 @@ async fn delete_webhook_endpoint(
         .app
         .delete_webhook_endpoint(m.auth.key_only()?, &id)
         .await?;
-    Ok(Json(serde_json::json!({
-        "data": { "webhook_endpoint_id": endpoint.id, "deleted": true }
-    }))
+    Ok(Json(Data {
+        data: DeletedWebhookEndpointOut {
+            webhook_endpoint_id: endpoint.id,
+            deleted: true,
+        },
+    })
     .into_response())
 }
 
+errors!(DeleteEndpointErrors: READ BODY; WebhookEndpointNotFound);
+
+/// Rotate an endpoint's signing secret
+///
+/// The answer shows the new secret. The old one keeps signing beside it for 24 hours.
+#[utoipa::path(
+    post,
+    path = "/v1/webhook-endpoints/{id}/rotate-secret",
+    tag = TAG,
+    params(("id" = String, Path, description = "The endpoint's id, `we_…`"), IdempotencyKeyHeader),
+    request_body(content = Option<EmptyBody>),
+    responses(
+        (status = OK, description = "The endpoint, with its new secret", body = Data<WebhookEndpointOut>),
+        RotateSecretErrors,
+    )
+)]
 async fn rotate_webhook_endpoint_secret(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -152,3 +242,5 @@ async fn rotate_webhook_endpoint_secret(
         .await;
     Ok(reply_response(reply))
 }
+
+errors!(RotateSecretErrors: READ BODY IDEMPOTENT; WebhookEndpointNotFound);

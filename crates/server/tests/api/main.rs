@@ -15,6 +15,7 @@ mod guard_rails;
 mod idempotency;
 mod intents;
 mod multinode;
+mod openapi;
 mod orders;
 mod refunds;
 mod test_clocks;
