@@ -15,5 +15,6 @@ mod idempotency;
 mod intents;
 mod orders;
 mod refunds;
+mod simulation;
 mod test_clocks;
 mod webhooks;
