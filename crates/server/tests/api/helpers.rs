@@ -509,6 +509,29 @@ impl Remote {
         }
         Res::read(builder.send().await.expect("request reaches the server")).await
     }
+
+    /// Any method, with an optional `Idempotency-Key` and an optional JSON body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        idem: Option<&str>,
+        body: Option<&Value>,
+    ) -> Res {
+        let mut builder = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.key);
+        if let Some(idem) = idem {
+            builder = builder.header("Idempotency-Key", idem);
+        }
+        if let Some(body) = body {
+            builder = builder
+                .header("Content-Type", "application/json")
+                .body(serde_json::to_vec(body).expect("json"));
+        }
+        Res::read(builder.send().await.expect("request reaches the server")).await
+    }
 }
 
 #[derive(Debug)]

@@ -18,5 +18,6 @@ mod multinode;
 mod openapi;
 mod orders;
 mod refunds;
+mod simulation;
 mod test_clocks;
 mod webhooks;
