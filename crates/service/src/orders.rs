@@ -185,7 +185,8 @@ impl Holdfast {
         cmd: &PayCommand,
         attempt: u32,
     ) -> Result<Option<Decision<Order>>, ServiceError> {
-        let current = self.load_order_settled(&ctx.scope, id).await?;
+        // An unknown order answers first.
+        self.load_order(&ctx.scope, id).await?;
         let mut seen = HashSet::new();
         let mut intents = Vec::with_capacity(cmd.payment_intent_ids.len());
         for intent_id in &cmd.payment_intent_ids {
@@ -217,6 +218,9 @@ impl Holdfast {
                 .into());
             }
         }
+        // The order is read after its intents: a pay that won meanwhile then shows as the order's
+        // hold (PAYMENT_ATTEMPT_IN_PROGRESS), never as an intent held behind an order without one.
+        let current = self.load_order_settled(&ctx.scope, id).await?;
         let shares: Vec<PayShare> = cmd
             .payment_intent_ids
             .iter()
