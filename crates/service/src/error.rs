@@ -33,6 +33,18 @@ impl ServiceError {
         }
     }
 
+    /// Names the request field a refusal refers to, unless it already names one (a look-up by
+    /// an id given in the body: the id's field is at fault).
+    pub(crate) fn with_param(self, param: &str) -> ServiceError {
+        match self {
+            ServiceError::Rejected(mut r) if r.param.is_none() => {
+                r.param = Some(param.to_owned());
+                ServiceError::Rejected(r)
+            }
+            other => other,
+        }
+    }
+
     pub fn not_found(code: ErrorCode, what: &str) -> ServiceError {
         ServiceError::Rejected(Rejection::new(code, format!("no such {what}")))
     }

@@ -153,7 +153,7 @@ impl Holdfast {
         let current = self
             .load_order_settled(scope, order_id)
             .await
-            .map_err(|e| with_param(e, "order_id"))?;
+            .map_err(|e| e.with_param("order_id"))?;
         let amount = order::check_new_intent(&current, amount_given, capture_method)?;
         Ok((order::link_intent(&current, intent_id, self.now()), amount))
     }
@@ -201,7 +201,7 @@ impl Holdfast {
             let intent = self
                 .load_intent(&ctx.scope, intent_id)
                 .await
-                .map_err(|e| with_param(e, "payment_intent_ids"))?;
+                .map_err(|e| e.with_param("payment_intent_ids"))?;
             intents.push(intent);
         }
         for key in cmd
@@ -506,17 +506,6 @@ impl Holdfast {
             ..UnitOfWork::default()
         };
         Decision::answer(unit, t.order)
-    }
-}
-
-/// Names the request field a not-found refers to.
-fn with_param(e: ServiceError, param: &str) -> ServiceError {
-    match e {
-        ServiceError::Rejected(mut r) if r.param.is_none() => {
-            r.param = Some(param.to_owned());
-            ServiceError::Rejected(r)
-        }
-        other => other,
     }
 }
 

@@ -53,7 +53,7 @@ impl Holdfast {
             let intent = self
                 .load_intent(&ctx.scope, payment_intent_id)
                 .await
-                .map_err(|e| with_param(e, "payment_intent_id"))?;
+                .map_err(|e| e.with_param("payment_intent_id"))?;
             let amount = refund::decide_refund(&intent, &req)?;
             let now = self.time_of(&intent).await?;
             let (refund, next, kinds) = self.apply(ctx, now, |c| {
@@ -211,16 +211,6 @@ fn contended() -> ServiceError {
     ServiceError::Store(StoreError::Unavailable(
         "too much contention on this payment intent; retry with the same Idempotency-Key".into(),
     ))
-}
-
-fn with_param(e: ServiceError, param: &str) -> ServiceError {
-    match e {
-        ServiceError::Rejected(mut r) if r.param.is_none() => {
-            r.param = Some(param.to_owned());
-            ServiceError::Rejected(r)
-        }
-        other => other,
-    }
 }
 
 /// Waits a little before another try at a contended commit: 1 ms doubling to 64 ms, jittered.
