@@ -8,6 +8,11 @@ use holdfast::config::{
 use holdfast_service::Settings;
 use serde_json::json;
 
+/// mimalloc instead of the system allocator: a request allocates many small JSON values, and
+/// glibc's allocator took about a fifth of the request threads' time (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()

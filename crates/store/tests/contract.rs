@@ -222,6 +222,7 @@ contract_tests! {
         intent_insert_get_and_versioned_update,
         stale_update_writes_nothing,
         duplicate_intent_id_is_a_conflict,
+        racing_units_lose_alone,
         duplicate_idempotency_key_rolls_back_the_whole_unit,
         idempotency_record_round_trips,
         empty_unit_is_a_no_op,
@@ -753,6 +754,84 @@ async fn stale_update_writes_nothing(store: Arc<dyn Store>) {
         .expect("list");
     assert_eq!(intent_ids(&intents), vec!["pi_1"]);
     assert_eq!(intents.data[0].version, 3);
+}
+
+/// Many units at once (on SQLite, group commits): of those computed from one version exactly one
+/// stands, and the losers take nothing of theirs and nothing of the winners' down with them.
+async fn racing_units_lose_alone(store: Arc<dyn Store>) {
+    let s = test_scope();
+    let v1 = stored_intent(&store, "pi_race", &s, 5000, T0).await;
+    let v2 = commit(&store, &authorize(&v1, at(10), at(1000)), "evt_auth").await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..40_i64 {
+        let (racer, fresh) = (Arc::clone(&store), Arc::clone(&store));
+        // Each racer first inserts an intent of its own, then updates the shared one: a loser has
+        // written something before it fails, which must not stand.
+        let side = create(
+            &format!("pi_side_{n}"),
+            &s,
+            300,
+            CaptureMethod::Manual,
+            at(20),
+        );
+        let mut capture_unit = unit(&capture(&v2, 100 + n, at(20)), &format!("evt_cap_{n}"));
+        capture_unit.intents.insert(0, side.intent.clone());
+        capture_unit.idempotency = Some(idempotency(&s, &format!("idem_cap_{n}"), "fp"));
+        tasks.spawn(async move { (Some(n), racer.commit(capture_unit).await) });
+        let created = create(
+            &format!("pi_new_{n}"),
+            &s,
+            700,
+            CaptureMethod::Manual,
+            at(20),
+        );
+        let mut fresh_unit = unit(&created, &format!("evt_new_{n}"));
+        fresh_unit.idempotency = Some(idempotency(&s, &format!("idem_new_{n}"), "fp"));
+        tasks.spawn(async move { (None, fresh.commit(fresh_unit).await) });
+    }
+    let mut winners = Vec::new();
+    for (capture_n, result) in tasks.join_all().await {
+        match (capture_n, result) {
+            (Some(n), Ok(())) => winners.push(n),
+            (Some(_), Err(StoreError::Conflict)) => {}
+            (None, Ok(())) => {}
+            (n, other) => panic!("unexpected outcome for {n:?}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one capture from version 2 stands"
+    );
+    let won = winners[0];
+    let got = stored(&store, &s, "pi_race").await;
+    assert_eq!((got.version, got.captured), (3, 100 + won));
+    for n in 0..40_i64 {
+        let event = store
+            .get_event(&s, &format!("evt_cap_{n}"))
+            .await
+            .expect("get");
+        let record = store
+            .get_idempotency(&s, &format!("idem_cap_{n}"))
+            .await
+            .expect("get");
+        assert_eq!(event.is_some(), n == won, "capture event {n}");
+        assert_eq!(record.is_some(), n == won, "capture idempotency record {n}");
+        let side = store
+            .get_intent(&s, &format!("pi_side_{n}"))
+            .await
+            .expect("get");
+        assert_eq!(side.is_some(), n == won, "side intent {n}");
+        let fresh = stored(&store, &s, &format!("pi_new_{n}")).await;
+        assert_eq!((fresh.version, fresh.amount.amount), (1, 700));
+        assert!(
+            store
+                .get_event(&s, &format!("evt_new_{n}"))
+                .await
+                .expect("get")
+                .is_some()
+        );
+    }
 }
 
 async fn duplicate_intent_id_is_a_conflict(store: Arc<dyn Store>) {
