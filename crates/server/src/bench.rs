@@ -73,6 +73,10 @@ pub struct BenchArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Before measuring, create this many payment intents (not measured), to measure a large
+    /// database (`--preload 1000000`).
+    #[arg(long, default_value_t = 0)]
+    pub preload: u64,
 }
 
 /// Everything measured, per route.
@@ -377,6 +381,76 @@ async fn localstripe_flow(client: &Client, stats: &Mutex<Stats>) -> bool {
         .is_some_and(|a| a.status < 300)
 }
 
+/// Creates `count` manual payment intents through the API, `concurrency` at a time, each with its
+/// event and its idempotency record, as real traffic leaves them. Progress goes to stderr.
+async fn preload(client: &Arc<Client>, count: u64, concurrency: usize) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let next = Arc::new(AtomicU64::new(0));
+    let stats = Arc::new(Mutex::new(Stats::default()));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let (client, next, stats) = (Arc::clone(client), Arc::clone(&next), Arc::clone(&stats));
+        workers.spawn(async move {
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= count {
+                    return true;
+                }
+                if n > 0 && n % 100_000 == 0 {
+                    eprintln!("preloaded {n} intents");
+                }
+                let body = json!({"amount_money": usd(12900), "capture_method": "manual"});
+                let created = client
+                    .call(
+                        &stats,
+                        "preload",
+                        reqwest::Method::POST,
+                        "/v1/payment-intents",
+                        Some(body),
+                    )
+                    .await;
+                if created.is_none() {
+                    return false;
+                }
+            }
+        });
+    }
+    let all_ok = workers.join_all().await.into_iter().all(|ok| ok);
+    if !all_ok {
+        bail!("preloading failed: {:?}", stats.lock().await.errors);
+    }
+    eprintln!(
+        "preloaded {count} intents in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The machine's CPU time so far, in clock ticks, from the first line of `/proc/stat`.
+#[derive(Debug, Clone, Copy)]
+struct MachineTicks {
+    total: u64,
+    idle: u64,
+    steal: u64,
+}
+
+fn machine_ticks() -> Option<MachineTicks> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .map_while(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is counted in user already).
+    Some(MachineTicks {
+        total: fields.iter().take(8).sum(),
+        idle: fields.get(3)? + fields.get(4)?,
+        steal: *fields.get(7)?,
+    })
+}
+
 /// CPU time (µs) and peak RSS (MiB) of a process, from `/proc`.
 fn process_usage(pid: u32) -> Option<(u64, f64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -506,8 +580,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         key,
         target: args.target,
     });
+    if args.preload > 0 {
+        preload(&client, args.preload, args.concurrency).await?;
+    }
     let stats = Arc::new(Mutex::new(Stats::default()));
     let before = pid.and_then(process_usage);
+    let machine_before = machine_ticks();
     let stop = Arc::new(AtomicBool::new(false));
     let flows_done = Arc::new(AtomicU64::new(0));
     let flows_started = Arc::new(AtomicU64::new(0));
@@ -539,6 +617,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     stop.store(true, Ordering::Relaxed);
     let elapsed = started.elapsed().as_secs_f64();
     let after = pid.and_then(process_usage);
+    let machine_after = machine_ticks();
     drop(spawned);
 
     let stats = stats.lock().await;
@@ -557,6 +636,18 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let peak_rss_mb = after.map(|(_, rss)| rss);
+    // The share of the machine's CPU time taken by other tenants (steal) and left idle: a
+    // virtual machine's noisy neighbours show up here, not in the figures above.
+    let (steal_pct, idle_pct) = match (machine_before, machine_after) {
+        (Some(b), Some(a)) if a.total > b.total => {
+            let total = (a.total - b.total) as f64;
+            (
+                Some((a.steal - b.steal) as f64 * 100.0 / total),
+                Some((a.idle - b.idle) as f64 * 100.0 / total),
+            )
+        }
+        _ => (None, None),
+    };
     let errors: u64 = stats.errors.values().sum();
     let report = json!({
         "target": format!("{:?}", args.target).to_lowercase(),
@@ -577,6 +668,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         },
         "server_cpu_us_per_flow": cpu_us_per_flow,
         "server_peak_rss_mb": peak_rss_mb,
+        "machine_steal_pct": steal_pct,
+        "machine_idle_pct": idle_pct,
     });
     if args.json {
         println!("{report}");
@@ -605,6 +698,12 @@ fn print_table(r: &Value) {
         r["requests_per_s"].as_f64().unwrap_or(0.0),
         r["errors"]
     );
+    if let (Some(steal), Some(idle)) = (
+        r["machine_steal_pct"].as_f64(),
+        r["machine_idle_pct"].as_f64(),
+    ) {
+        println!("machine: {steal:.0} % stolen by other tenants, {idle:.0} % idle");
+    }
     if let Some(cpu) = r["server_cpu_us_per_flow"].as_f64() {
         println!(
             "server CPU {:.0} µs/flow · peak RSS {:.1} MiB",

@@ -307,268 +307,284 @@ async fn insert_api_key(client: &impl GenericClient, key: &ApiKey) -> StoreResul
     Ok(())
 }
 
+type Param<'a> = Box<dyn ToSql + Sync + Send + 'a>;
+
+/// Boxes statement parameters for a [`Pipeline`].
+macro_rules! owned {
+    ($($value:expr),* $(,)?) => {
+        vec![$(Box::new($value) as Param<'_>),*]
+    };
+}
+
+/// How many rows a pipelined statement must change; any other count is a lost race.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rows {
+    Any,
+    One,
+}
+
+/// A unit's statements, sent to PostgreSQL together instead of one round trip each: a payment
+/// step is four to six statements, and waiting for each in turn kept its transaction open (and
+/// its row locked) for as many round trips. The server runs them in order; the first failure
+/// (or a versioned update that changed no row) fails the unit, and the caller's transaction is
+/// rolled back, the statements after it included.
+#[derive(Default)]
+struct Pipeline<'a> {
+    steps: Vec<(&'static str, Vec<Param<'a>>, Rows)>,
+}
+
+impl<'a> Pipeline<'a> {
+    fn push(&mut self, sql: &'static str, params: Vec<Param<'a>>, rows: Rows) {
+        self.steps.push((sql, params, rows));
+    }
+
+    async fn run(self, client: &impl GenericClient) -> StoreResult<()> {
+        let mut statements = Vec::with_capacity(self.steps.len());
+        for (sql, _, _) in &self.steps {
+            statements.push(client.prepare_cached(sql).await.map_err(db_error)?);
+        }
+        // Polled in order, each request is sent before any answer is awaited.
+        let sent = self
+            .steps
+            .iter()
+            .zip(&statements)
+            .map(|((_, params, _), statement)| {
+                let params: Vec<&(dyn ToSql + Sync)> = params
+                    .iter()
+                    .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                    .collect();
+                async move { client.execute(statement, &params).await }
+            });
+        let answers = futures_util::future::join_all(sent).await;
+        for ((_, _, rows), answer) in self.steps.iter().zip(answers) {
+            let changed = answer.map_err(db_error)?;
+            if *rows == Rows::One && changed != 1 {
+                return Err(StoreError::Conflict);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes a unit: its statements go to PostgreSQL together, in one round trip (see [`Pipeline`]).
 async fn write_unit(client: &impl GenericClient, unit: &UnitOfWork) -> StoreResult<()> {
+    let mut pipeline = Pipeline::default();
     for intent in &unit.intents {
         let c = IntentColumns::of(intent);
         let doc = to_doc(intent)?;
         if c.version == 1 {
-            execute(
-                client,
-                "INSERT INTO payment_intents
+            pipeline.push(
+"INSERT INTO payment_intents
                  (id, merchant_id, livemode, status, capture_method, created_at, expires_at, version,
                   doc, test_clock_id, due_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                &[
-                    &c.id,
-                    &c.merchant_id,
-                    &c.livemode,
-                    &c.status,
-                    &c.capture_method,
-                    &c.created_at,
-                    &c.expires_at,
-                    &c.version,
-                    &doc,
-                    &c.test_clock_id,
-                    &c.due_at,
-                ],
-            )
-            .await?;
+owned![c.id, c.merchant_id, c.livemode, c.status, c.capture_method, c.created_at, c.expires_at, c.version, doc, c.test_clock_id, c.due_at],
+Rows::Any,
+);
         } else {
-            let changed = execute(
-                client,
+            pipeline.push(
                 "UPDATE payment_intents SET status = $1, expires_at = $2, version = $3, doc = $4,
                  due_at = $5, lease_until = NULL
                  WHERE id = $6 AND version = $7",
-                &[
-                    &c.status,
-                    &c.expires_at,
-                    &c.version,
-                    &doc,
-                    &c.due_at,
-                    &c.id,
-                    &(c.version - 1),
+                owned![
+                    c.status,
+                    c.expires_at,
+                    c.version,
+                    doc,
+                    c.due_at,
+                    c.id,
+                    c.version - 1
                 ],
-            )
-            .await?;
-            if changed != 1 {
-                return Err(StoreError::Conflict);
-            }
+                Rows::One,
+            );
         }
     }
     for order in &unit.orders {
         let doc = to_doc(order)?;
         let version = i64::try_from(order.version).unwrap_or(i64::MAX);
         if version == 1 {
-            execute(
-                client,
+            pipeline.push(
                 "INSERT INTO orders (id, merchant_id, livemode, status, created_at, version, doc)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[
+                owned![
                     &order.id,
                     &order.scope.merchant_id,
                     &order.scope.livemode,
-                    &order.status.as_str(),
-                    &order.created_at.seconds(),
-                    &version,
-                    &doc,
+                    order.status.as_str(),
+                    order.created_at.seconds(),
+                    version,
+                    doc
                 ],
-            )
-            .await?;
+                Rows::Any,
+            );
         } else {
-            let changed = execute(
-                client,
-                "UPDATE orders SET status = $1, version = $2, doc = $3 WHERE id = $4 AND version = $5",
-                &[&order.status.as_str(), &version, &doc, &order.id, &(version - 1)],
-            )
-            .await?;
-            if changed != 1 {
-                return Err(StoreError::Conflict);
-            }
+            pipeline.push(
+"UPDATE orders SET status = $1, version = $2, doc = $3 WHERE id = $4 AND version = $5",
+owned![order.status.as_str(), version, doc, &order.id, version - 1],
+Rows::One,
+);
         }
     }
     for refund in &unit.refunds {
         let doc = to_doc(refund)?;
         let version = i64::try_from(refund.version).unwrap_or(i64::MAX);
         if version == 1 {
-            execute(
-                client,
+            pipeline.push(
                 "INSERT INTO refunds (id, merchant_id, livemode, payment_intent_id, status,
                  idempotency_key, created_at, updated_at, version, doc)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                &[
+                owned![
                     &refund.id,
                     &refund.scope.merchant_id,
                     &refund.scope.livemode,
                     &refund.payment_intent_id,
-                    &refund.status.as_str(),
+                    refund.status.as_str(),
                     &refund.idempotency_key,
-                    &refund.created_at.seconds(),
-                    &refund.updated_at.seconds(),
-                    &version,
-                    &doc,
+                    refund.created_at.seconds(),
+                    refund.updated_at.seconds(),
+                    version,
+                    doc
                 ],
-            )
-            .await?;
+                Rows::Any,
+            );
         } else {
-            let changed = execute(
-                client,
+            pipeline.push(
                 "UPDATE refunds SET status = $1, updated_at = $2, version = $3, doc = $4
                  WHERE id = $5 AND version = $6",
-                &[
-                    &refund.status.as_str(),
-                    &refund.updated_at.seconds(),
-                    &version,
-                    &doc,
+                owned![
+                    refund.status.as_str(),
+                    refund.updated_at.seconds(),
+                    version,
+                    doc,
                     &refund.id,
-                    &(version - 1),
+                    version - 1
                 ],
-            )
-            .await?;
-            if changed != 1 {
-                return Err(StoreError::Conflict);
-            }
+                Rows::One,
+            );
         }
     }
     for customer in &unit.customers {
-        execute(
-            client,
+        pipeline.push(
             "INSERT INTO customers (id, merchant_id, livemode, created_at, doc)
              VALUES ($1, $2, $3, $4, $5)",
-            &[
+            owned![
                 &customer.id,
                 &customer.scope.merchant_id,
                 &customer.scope.livemode,
-                &customer.created_at.seconds(),
-                &to_doc(customer)?,
+                customer.created_at.seconds(),
+                to_doc(customer)?
             ],
-        )
-        .await?;
+            Rows::Any,
+        );
     }
     for method in &unit.payment_methods {
-        execute(
-            client,
+        pipeline.push(
             "INSERT INTO payment_methods (id, merchant_id, livemode, customer_id, created_at, doc)
              VALUES ($1, $2, $3, $4, $5, $6)",
-            &[
+            owned![
                 &method.id,
                 &method.scope.merchant_id,
                 &method.scope.livemode,
                 &method.customer_id,
-                &method.created_at.seconds(),
-                &to_doc(method)?,
+                method.created_at.seconds(),
+                to_doc(method)?
             ],
-        )
-        .await?;
+            Rows::Any,
+        );
     }
     for event in &unit.events {
-        execute(
-            client,
-            "INSERT INTO events (id, merchant_id, livemode, type, payment_intent_id, created_at, doc)
+        pipeline.push(
+"INSERT INTO events (id, merchant_id, livemode, type, payment_intent_id, created_at, doc)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            &[
-                &event.id,
-                &event.scope.merchant_id,
-                &event.scope.livemode,
-                &event.kind.as_str(),
-                &event.payment_intent_id(),
-                &event.created_at.seconds(),
-                &to_doc(event)?,
-            ],
-        )
-        .await?;
+owned![&event.id, &event.scope.merchant_id, &event.scope.livemode, event.kind.as_str(), event.payment_intent_id(), event.created_at.seconds(), to_doc(event)?],
+Rows::Any,
+);
         // The outbox: one delivery per endpoint that wants the event, in the event's transaction.
-        execute(
-            client,
+        pipeline.push(
             FAN_OUT,
-            &[
+            owned![
                 &event.id,
                 &event.scope.merchant_id,
                 &event.scope.livemode,
-                &event.created_at.seconds(),
-                &event.kind.as_str(),
+                event.created_at.seconds(),
+                event.kind.as_str()
             ],
-        )
-        .await?;
+            Rows::Any,
+        );
     }
     for endpoint in &unit.webhook_endpoints {
-        execute(
-            client,
+        pipeline.push(
             "INSERT INTO webhook_endpoints (id, merchant_id, livemode, disabled, created_at, doc)
              VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (id) DO UPDATE SET disabled = EXCLUDED.disabled, doc = EXCLUDED.doc",
-            &[
+            owned![
                 &endpoint.id,
                 &endpoint.scope.merchant_id,
                 &endpoint.scope.livemode,
                 &endpoint.disabled,
-                &endpoint.created_at.seconds(),
-                &to_doc(endpoint)?,
+                endpoint.created_at.seconds(),
+                to_doc(endpoint)?
             ],
-        )
-        .await?;
-        execute(
-            client,
+            Rows::Any,
+        );
+        pipeline.push(
             "DELETE FROM webhook_endpoint_events WHERE endpoint_id = $1",
-            &[&endpoint.id],
-        )
-        .await?;
+            owned![&endpoint.id],
+            Rows::Any,
+        );
         if endpoint.disabled {
-            execute(
-                client,
+            pipeline.push(
                 "UPDATE webhook_deliveries SET status = 'canceled', lease_until = NULL
                  WHERE endpoint_id = $1 AND status = 'pending'",
-                &[&endpoint.id],
-            )
-            .await?;
+                owned![&endpoint.id],
+                Rows::Any,
+            );
         }
         for kind in &endpoint.enabled_events {
-            execute(
-                client,
+            pipeline.push(
                 "INSERT INTO webhook_endpoint_events (endpoint_id, event_type) VALUES ($1, $2)
                  ON CONFLICT DO NOTHING",
-                &[&endpoint.id, kind],
-            )
-            .await?;
+                owned![&endpoint.id, kind],
+                Rows::Any,
+            );
         }
     }
     for clock in &unit.test_clocks {
         let clock_doc = to_doc(clock)?;
-        execute(
-            client,
+        pipeline.push(
             "INSERT INTO test_clocks (id, merchant_id, livemode, created_at, doc, frozen_time)
              VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc, frozen_time = EXCLUDED.frozen_time
              WHERE EXCLUDED.frozen_time >= test_clocks.frozen_time",
-            &[
+            owned![
                 &clock.id,
                 &clock.scope.merchant_id,
                 &clock.scope.livemode,
-                &clock.created_at.seconds(),
-                &clock_doc,
-                &clock.frozen_time.seconds(),
+                clock.created_at.seconds(),
+                clock_doc,
+                clock.frozen_time.seconds()
             ],
-        )
-        .await?;
+            Rows::Any,
+        );
     }
     if let Some(record) = &unit.idempotency {
-        execute(
-            client,
+        pipeline.push(
             "INSERT INTO idempotency_keys
              (merchant_id, livemode, key, fingerprint, status_code, body, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            &[
+            owned![
                 &record.scope.merchant_id,
                 &record.scope.livemode,
                 &record.key,
                 &record.fingerprint,
-                &i64::from(record.status_code),
+                i64::from(record.status_code),
                 &record.body,
-                &record.created_at.seconds(),
+                record.created_at.seconds()
             ],
-        )
-        .await?;
+            Rows::Any,
+        );
     }
-    Ok(())
+    pipeline.run(client).await
 }
 
 #[async_trait]
