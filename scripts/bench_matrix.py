@@ -53,19 +53,23 @@ def row(label, backend, report):
     cpu = report.get("server_cpu_us_per_flow")
     rss = report.get("server_peak_rss_mb")
     errors = sum(report["errors"].values())
+    steal = report.get("machine_steal_pct")
+    threads = report.get("server_cpu_us_per_flow_by_thread") or {}
+    by_thread = ", ".join(f"{name} {us:,.0f}" for name, us in sorted(threads.items(), key=lambda t: -t[1]))
     return (
         f"| {label} | {backend} | {report['flow']} | {report['concurrency']} "
         f"| {report['flows_per_s']:,.0f} | {report['requests_per_s']:,.0f} "
         f"| {latency['p50']:.2f} | {latency['p99']:.2f} | {latency['max']:.1f} "
         f"| {'—' if cpu is None else f'{cpu:,.0f} µs'} "
-        f"| {'—' if rss is None else f'{rss:.0f} MiB'} | {errors} |"
+        f"| {'—' if rss is None else f'{rss:.0f} MiB'} | {errors} "
+        f"| {'—' if steal is None else f'{steal:.0f} %'} | {by_thread or '—'} |"
     )
 
 
 HEADER = (
     "| server | backend | flow | concurrency | flows/s | requests/s | p50 ms | p99 ms | max ms "
-    "| server CPU per flow | peak RSS | errors |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "| server CPU per flow | peak RSS | errors | CPU stolen | server CPU per flow by thread (µs) |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -107,6 +111,7 @@ def main():
     parser.add_argument("--duration", default="10s")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--only", choices=["flows", "scaling", "localstripe", "million"])
+    parser.add_argument("--backends", default="sqlite,postgres", help="for --only million")
     args = parser.parse_args()
     b, d = args.binary, args.duration
     sections = [args.only] if args.only else ["flows", "scaling"]
@@ -127,10 +132,11 @@ def main():
         elif section == "million":
             for preload in ["0", "1000000"]:
                 common = ["--concurrency", "64", "--duration", d, "--preload", preload]
-                report = bench(b, common)
-                rows.append(row(f"Holdfast, {int(preload):,} intents before", "SQLite", report))
-                report = bench(b, common, pg=args.pg)
-                rows.append(row(f"Holdfast, {int(preload):,} intents before", "PostgreSQL", report))
+                label = f"Holdfast, {int(preload):,} intents before"
+                if "sqlite" in args.backends:
+                    rows.append(row(label, "SQLite", bench(b, common)))
+                if "postgres" in args.backends:
+                    rows.append(row(label, "PostgreSQL", bench(b, common, pg=args.pg)))
         print(f"\n### {section}\n\n{HEADER}")
         print("\n".join(rows), flush=True)
 

@@ -426,6 +426,31 @@ async fn preload(client: &Arc<Client>, count: u64, concurrency: usize) -> anyhow
     Ok(())
 }
 
+/// CPU time (µs) of a process's threads so far, summed by thread name, from `/proc`. Threads
+/// that ended are not counted.
+fn thread_usage(pid: u32) -> BTreeMap<String, u64> {
+    let mut by_name = BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return by_name;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let (Some((head, tail)), Some(open)) = (stat.rsplit_once(')'), stat.find('(')) else {
+            continue;
+        };
+        let name = head[open + 1..].to_owned();
+        let fields: Vec<&str> = tail.split_whitespace().collect();
+        let ticks: u64 = [11, 12]
+            .iter()
+            .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+            .sum();
+        *by_name.entry(name).or_default() += ticks * 10_000;
+    }
+    by_name
+}
+
 /// The machine's CPU time so far, in clock ticks, from the first line of `/proc/stat`.
 #[derive(Debug, Clone, Copy)]
 struct MachineTicks {
@@ -585,6 +610,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let stats = Arc::new(Mutex::new(Stats::default()));
     let before = pid.and_then(process_usage);
+    let threads_before = pid.map(thread_usage).unwrap_or_default();
     let machine_before = machine_ticks();
     let stop = Arc::new(AtomicBool::new(false));
     let flows_done = Arc::new(AtomicU64::new(0));
@@ -617,6 +643,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     stop.store(true, Ordering::Relaxed);
     let elapsed = started.elapsed().as_secs_f64();
     let after = pid.and_then(process_usage);
+    let threads_after = pid.map(thread_usage).unwrap_or_default();
     let machine_after = machine_ticks();
     drop(spawned);
 
@@ -636,6 +663,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let peak_rss_mb = after.map(|(_, rss)| rss);
+    // Where the server's CPU time went, by thread name: the request threads, the SQLite writer...
+    let by_thread: serde_json::Map<String, Value> = threads_after
+        .iter()
+        .filter(|_| flows > 0)
+        .map(|(name, after_us)| {
+            let spent = after_us - threads_before.get(name).copied().unwrap_or(0);
+            (name.clone(), json!((spent as f64 / flows as f64).round()))
+        })
+        .filter(|(_, us)| us.as_f64().is_some_and(|us| us > 0.0))
+        .collect();
     // The share of the machine's CPU time taken by other tenants (steal) and left idle: a
     // virtual machine's noisy neighbours show up here, not in the figures above.
     let (steal_pct, idle_pct) = match (machine_before, machine_after) {
@@ -668,6 +705,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         },
         "server_cpu_us_per_flow": cpu_us_per_flow,
         "server_peak_rss_mb": peak_rss_mb,
+        "server_cpu_us_per_flow_by_thread": by_thread,
         "machine_steal_pct": steal_pct,
         "machine_idle_pct": idle_pct,
     });
@@ -710,6 +748,15 @@ fn print_table(r: &Value) {
             cpu,
             r["server_peak_rss_mb"].as_f64().unwrap_or(0.0)
         );
+    }
+    if let Some(threads) = r["server_cpu_us_per_flow_by_thread"].as_object()
+        && !threads.is_empty()
+    {
+        let parts: Vec<String> = threads
+            .iter()
+            .map(|(name, us)| format!("{name} {us} µs"))
+            .collect();
+        println!("  by thread, per flow: {}", parts.join(" · "));
     }
     println!(
         "{:<14} {:>8} {:>9} {:>9} {:>9} {:>9}",
