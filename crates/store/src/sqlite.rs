@@ -8,6 +8,7 @@
 //! which WAL lets proceed while the writer works.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 
@@ -91,6 +92,9 @@ impl SqliteStore {
                 .map_err(unavailable)?;
             conn.pragma_update(None, "wal_autocheckpoint", 0)
                 .map_err(unavailable)?;
+            // When the WAL starts over, its file is cut back to 64 MiB.
+            conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
+                .map_err(unavailable)?;
             run_migrations(&mut conn)?;
             Ok(conn)
         })
@@ -102,14 +106,16 @@ impl SqliteStore {
             conn
         };
         let (nudge, nudges) = std::sync::mpsc::sync_channel(1);
+        let caught_up = Arc::new(AtomicBool::new(false));
+        let checkpointer_caught_up = Arc::clone(&caught_up);
         std::thread::Builder::new()
             .name("sqlite-checkpt".into())
-            .spawn(move || checkpoint_loop(checkpointer, nudges))
+            .spawn(move || checkpoint_loop(checkpointer, nudges, checkpointer_caught_up))
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let (writer, jobs) = mpsc::channel(QUEUE_MAX);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || write_loop(conn, jobs, nudge))
+            .spawn(move || write_loop(conn, jobs, nudge, caught_up))
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(SqliteStore {
             path,
@@ -247,15 +253,26 @@ fn run_migrations(conn: &mut Connection) -> StoreResult<()> {
 
 /// Batches between two nudges to the checkpointer.
 const CHECKPOINT_EVERY_BATCHES: u32 = 32;
-/// A WAL longer than this many frames (4 KiB pages) after a passive checkpoint is truncated.
-const WAL_FRAMES_MAX: i64 = 16_384;
+/// A WAL longer than this many frames (4 KiB pages, 1 GiB) after a passive checkpoint is truncated.
+/// Only a safety valve: a truncating checkpoint holds up every write while it copies the WAL and
+/// waits for readers (a 64 MiB one stalled writes for about 350 ms). Normally the writer starts
+/// the WAL over once a passive checkpoint has copied it all.
+const WAL_FRAMES_MAX: i64 = 262_144;
 
 /// The writer thread: group commit of whatever is waiting, until every sender is gone.
 ///
-/// The writer does not checkpoint (`wal_autocheckpoint` is off on its connection): copying the
-/// WAL back into the database file took about a fifth of its time. It nudges the checkpointer
-/// thread instead, which checkpoints passively, beside the writer and the readers.
-fn write_loop(conn: Connection, mut jobs: mpsc::Receiver<Job>, checkpoint: SyncSender<()>) {
+/// The writer does not copy the WAL back into the database file (`wal_autocheckpoint` is off on
+/// its connection): that took about a fifth of its time. It nudges the checkpointer thread, which
+/// checkpoints passively, beside the writer and the readers. The WAL can only start over from its
+/// beginning once every frame in it is copied, and under load the writer adds frames while the
+/// checkpointer copies: so when the checkpointer has caught up with what it saw, the writer copies
+/// the few frames since itself (cheap), and its next transaction starts the WAL over.
+fn write_loop(
+    conn: Connection,
+    mut jobs: mpsc::Receiver<Job>,
+    checkpoint: SyncSender<()>,
+    caught_up: Arc<AtomicBool>,
+) {
     let mut batches = 0u32;
     while let Some(first) = jobs.blocking_recv() {
         let mut batch = vec![first];
@@ -267,6 +284,9 @@ fn write_loop(conn: Connection, mut jobs: mpsc::Receiver<Job>, checkpoint: SyncS
         }
         commit_batch(&conn, batch);
         batches += 1;
+        if caught_up.swap(false, Ordering::AcqRel) {
+            let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        }
         if batches.is_multiple_of(CHECKPOINT_EVERY_BATCHES) {
             // Full means a checkpoint is already due; a nudge more adds nothing.
             let _ = checkpoint.try_send(());
@@ -276,11 +296,24 @@ fn write_loop(conn: Connection, mut jobs: mpsc::Receiver<Job>, checkpoint: SyncS
 
 /// The checkpointer thread: a passive checkpoint at each nudge, until the writer stops. Should
 /// readers keep the WAL from being reused, a truncating checkpoint bounds its size.
-fn checkpoint_loop(conn: Connection, nudges: Receiver<()>) {
+fn checkpoint_loop(conn: Connection, nudges: Receiver<()>, caught_up: Arc<AtomicBool>) {
     while nudges.recv().is_ok() {
-        let frames = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
-        if matches!(frames, Ok(n) if n > WAL_FRAMES_MAX) {
-            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        // (busy, frames in the WAL, frames copied)
+        let outcome = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        });
+        match outcome {
+            Ok((_, frames, _)) if frames > WAL_FRAMES_MAX => {
+                let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            }
+            Ok((0, frames, copied)) if frames > 0 && copied == frames => {
+                caught_up.store(true, Ordering::Release);
+            }
+            _ => {}
         }
     }
 }
