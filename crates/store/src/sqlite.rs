@@ -2,10 +2,11 @@
 //!
 //! SQLite admits one writer at a time, so every write goes through a single writer thread that
 //! owns the write connection. The thread drains whatever jobs are waiting (up to [`BATCH_MAX`]) and
-//! commits them in one transaction, each job inside its own savepoint: one fsync serves the batch
-//! (group commit), a job that fails rolls back alone, and no job's caller hears back before the
-//! commit that holds its change is on disk. Reads run on a small pool of read-only connections,
-//! which WAL lets proceed while the writer works.
+//! commits them in one transaction: one fsync serves the batch (group commit), a job that fails
+//! rolls back alone (see [`commit_batch`]), and no job's caller hears back before the commit that
+//! holds its change is on disk. A checkpointer thread copies the WAL back into the database file.
+//! Reads run on a small pool of read-only connections, which WAL lets proceed while the writer
+//! works: lookups by key on the caller's thread, scans on the blocking pool.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -151,8 +152,7 @@ impl SqliteStore {
         scope: &Scope,
         id: &str,
     ) -> StoreResult<Option<T>> {
-        let (scope, id) = (scope.clone(), id.to_owned());
-        self.read_now(move |conn| {
+        self.read_now(|conn| {
             let sql = format!(
                 "SELECT doc FROM {table} WHERE id = ?1 AND merchant_id = ?2 AND livemode = ?3"
             );

@@ -235,3 +235,63 @@ async fn first_start_bootstraps_then_shuts_down_gracefully_sqlite() {
 async fn first_start_bootstraps_then_shuts_down_gracefully_postgres() {
     first_start_bootstraps_then_shuts_down_gracefully(Backend::Postgres).await;
 }
+
+/// `holdfast bench --spawn --json`: a bounded run against a fresh server of its own, with a
+/// preload, reports every field BENCHMARKS.md relies on, and counts exactly what it ran.
+#[test]
+fn bench_reports_its_json_fields() {
+    let output = Command::new(BIN)
+        .args(["bench", "--spawn", "--json", "--flow", "mixed"])
+        .args(["--concurrency", "2", "--count", "8", "--preload", "10"])
+        .env("HOLDFAST_LOG", "warn")
+        .output()
+        .expect("run holdfast bench");
+    let report = single_json(&output);
+    assert_eq!(report["flows"], 8);
+    // mixed: manual-partial (3), manual-void (3), automatic (2), order (4), twice.
+    assert_eq!(report["requests"], 24);
+    assert_eq!(report["errors"], serde_json::json!({}));
+    assert_eq!(report["concurrency"], 2);
+    // CPU time comes in 10 ms ticks: a run this short may well show none.
+    assert!(
+        report["server_cpu_us_per_flow"]
+            .as_f64()
+            .is_some_and(|us| us >= 0.0)
+    );
+    for field in ["flows_per_s", "requests_per_s"] {
+        assert!(
+            report[field].as_f64().is_some_and(|v| v > 0.0),
+            "{field}: {report}"
+        );
+    }
+    assert!(
+        report["server_peak_rss_mb"]
+            .as_f64()
+            .is_some_and(|mb| mb > 1.0)
+    );
+    for pct in ["machine_steal_pct", "machine_idle_pct"] {
+        assert!(
+            report[pct]
+                .as_f64()
+                .is_some_and(|p| (0.0..=100.0).contains(&p)),
+            "{pct}"
+        );
+    }
+    assert!(report["server_cpu_us_per_flow_by_thread"].is_object());
+    for key in ["p50", "p95", "p99", "max"] {
+        assert!(
+            report["latency_ms"][key].as_f64().is_some(),
+            "latency_ms.{key}"
+        );
+    }
+    let routes = report["latency_ms"]["per_route"]
+        .as_object()
+        .expect("per route");
+    let counted: u64 = routes
+        .values()
+        .map(|r| r["count"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(counted, 24, "the preload is not measured");
+    assert_eq!(routes["create"]["count"], 8);
+    assert_eq!(routes["order_pay"]["count"], 2);
+}
