@@ -99,25 +99,24 @@ struct Answer {
 }
 
 impl Client {
-    async fn call(
+    /// POSTs `body` (every step of every flow is a POST) and records the answer's latency, or its
+    /// error code.
+    async fn post(
         &self,
         stats: &Mutex<Stats>,
         route: &'static str,
-        method: reqwest::Method,
         path: &str,
-        body: Option<Value>,
+        body: Value,
     ) -> Option<Answer> {
-        let mut request = self
+        let request = self
             .http
-            .request(method, format!("{}{path}", self.base))
+            .post(format!("{}{path}", self.base))
             .bearer_auth(&self.key)
             .header("Idempotency-Key", holdfast_service::ids::random_base62(24));
-        if let Some(body) = body {
-            request = match self.target {
-                Target::Holdfast => request.json(&body),
-                Target::Localstripe => request.form(&form_pairs(&body)),
-            };
-        }
+        let request = match self.target {
+            Target::Holdfast => request.json(&body),
+            Target::Localstripe => request.form(&form_pairs(&body)),
+        };
         let started = Instant::now();
         let sent = request.send().await;
         let (status, bytes) = match sent {
@@ -181,7 +180,6 @@ fn usd(amount: i64) -> Value {
 
 /// Runs one flow; true when every step answered 2xx.
 async fn run_flow(client: &Client, stats: &Mutex<Stats>, flow: Flow, n: u64) -> bool {
-    use reqwest::Method;
     let flow = match flow {
         Flow::Mixed => [
             Flow::ManualPartial,
@@ -205,13 +203,7 @@ async fn run_flow(client: &Client, stats: &Mutex<Stats>, flow: Flow, n: u64) -> 
     match flow {
         Flow::ManualPartial | Flow::ManualVoid => {
             let Some(a) = client
-                .call(
-                    stats,
-                    "create",
-                    Method::POST,
-                    "/v1/payment-intents",
-                    Some(create("manual")),
-                )
+                .post(stats, "create", "/v1/payment-intents", create("manual"))
                 .await
             else {
                 return false;
@@ -219,59 +211,39 @@ async fn run_flow(client: &Client, stats: &Mutex<Stats>, flow: Flow, n: u64) -> 
             let id = intent_id(&a);
             let path = format!("/v1/payment-intents/{id}");
             if client
-                .call(
-                    stats,
-                    "confirm",
-                    Method::POST,
-                    &format!("{path}/confirm"),
-                    Some(confirm),
-                )
+                .post(stats, "confirm", &format!("{path}/confirm"), confirm)
                 .await
                 .is_none()
             {
                 return false;
             }
-            let (route, last, body) = if flow == Flow::ManualPartial {
-                ("capture", "capture", json!({"amount_money": usd(9800)}))
+            let (step, body) = if flow == Flow::ManualPartial {
+                ("capture", json!({"amount_money": usd(9800)}))
             } else {
                 (
-                    "cancel",
                     "cancel",
                     json!({"cancellation_reason": "requested_by_customer"}),
                 )
             };
             client
-                .call(
-                    stats,
-                    route,
-                    Method::POST,
-                    &format!("{path}/{last}"),
-                    Some(body),
-                )
+                .post(stats, step, &format!("{path}/{step}"), body)
                 .await
                 .is_some()
         }
         Flow::Automatic => {
             let Some(a) = client
-                .call(
-                    stats,
-                    "create",
-                    Method::POST,
-                    "/v1/payment-intents",
-                    Some(create("automatic")),
-                )
+                .post(stats, "create", "/v1/payment-intents", create("automatic"))
                 .await
             else {
                 return false;
             };
             let id = intent_id(&a);
             client
-                .call(
+                .post(
                     stats,
                     "confirm",
-                    Method::POST,
                     &format!("/v1/payment-intents/{id}/confirm"),
-                    Some(confirm),
+                    confirm,
                 )
                 .await
                 .is_some()
@@ -281,13 +253,7 @@ async fn run_flow(client: &Client, stats: &Mutex<Stats>, flow: Flow, n: u64) -> 
                 {"name": "Camera rental", "quantity": 1, "unit_price_money": usd(17000)}],
                 "tip_money": usd(1500)});
             let Some(a) = client
-                .call(
-                    stats,
-                    "order_create",
-                    Method::POST,
-                    "/v1/orders",
-                    Some(order),
-                )
+                .post(stats, "order_create", "/v1/orders", order)
                 .await
             else {
                 return false;
@@ -297,12 +263,11 @@ async fn run_flow(client: &Client, stats: &Mutex<Stats>, flow: Flow, n: u64) -> 
                 .unwrap_or_default()
                 .to_owned();
             let Some(a) = client
-                .call(
+                .post(
                     stats,
                     "create",
-                    Method::POST,
                     "/v1/payment-intents",
-                    Some(json!({"order_id": oid, "capture_method": "manual"})),
+                    json!({"order_id": oid, "capture_method": "manual"}),
                 )
                 .await
             else {
@@ -312,25 +277,18 @@ async fn run_flow(client: &Client, stats: &Mutex<Stats>, flow: Flow, n: u64) -> 
             let pay = json!({"payment_intent_ids": [pid], "payment_source_tokens": {pid.clone(): "pm_card_visa"},
                 "expected_amount_money": usd(18500)});
             if client
-                .call(
-                    stats,
-                    "order_pay",
-                    Method::POST,
-                    &format!("/v1/orders/{oid}/pay"),
-                    Some(pay),
-                )
+                .post(stats, "order_pay", &format!("/v1/orders/{oid}/pay"), pay)
                 .await
                 .is_none()
             {
                 return false;
             }
             client
-                .call(
+                .post(
                     stats,
                     "order_capture",
-                    Method::POST,
                     &format!("/v1/orders/{oid}/payment-intents/{pid}/capture"),
-                    Some(json!({})),
+                    json!({}),
                 )
                 .await
                 .is_some()
@@ -340,29 +298,21 @@ async fn run_flow(client: &Client, stats: &Mutex<Stats>, flow: Flow, n: u64) -> 
 
 /// The `manual-partial` flow in Stripe's API, as `localstripe` serves it.
 async fn localstripe_flow(client: &Client, stats: &Mutex<Stats>) -> bool {
-    use reqwest::Method;
     let create = json!({"amount": 12900, "currency": "usd", "capture_method": "manual",
         "payment_method": "pm_card_visa"});
     let Some(a) = client
-        .call(
-            stats,
-            "create",
-            Method::POST,
-            "/v1/payment_intents",
-            Some(create),
-        )
+        .post(stats, "create", "/v1/payment_intents", create)
         .await
     else {
         return false;
     };
     let id = a.body["id"].as_str().unwrap_or_default().to_owned();
     if client
-        .call(
+        .post(
             stats,
             "confirm",
-            Method::POST,
             &format!("/v1/payment_intents/{id}/confirm"),
-            Some(json!({})),
+            json!({}),
         )
         .await
         .is_none()
@@ -370,12 +320,11 @@ async fn localstripe_flow(client: &Client, stats: &Mutex<Stats>) -> bool {
         return false;
     }
     client
-        .call(
+        .post(
             stats,
             "capture",
-            Method::POST,
             &format!("/v1/payment_intents/{id}/capture"),
-            Some(json!({"amount_to_capture": 9800})),
+            json!({"amount_to_capture": 9800}),
         )
         .await
         .is_some_and(|a| a.status < 300)
@@ -401,13 +350,7 @@ async fn preload(client: &Arc<Client>, count: u64, concurrency: usize) -> anyhow
                 }
                 let body = json!({"amount_money": usd(12900), "capture_method": "manual"});
                 let created = client
-                    .call(
-                        &stats,
-                        "preload",
-                        reqwest::Method::POST,
-                        "/v1/payment-intents",
-                        Some(body),
-                    )
+                    .post(&stats, "preload", "/v1/payment-intents", body)
                     .await;
                 if created.is_none() {
                     return false;

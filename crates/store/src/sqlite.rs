@@ -77,16 +77,15 @@ where
 
 #[derive(Debug)]
 pub struct SqliteStore {
-    path: PathBuf,
     writer: mpsc::Sender<Job>,
-    readers: Arc<Mutex<Vec<Connection>>>,
+    readers: Arc<Readers>,
 }
 
 impl SqliteStore {
     pub async fn open(path: &str) -> StoreResult<SqliteStore> {
         let path = PathBuf::from(path);
         let setup_path = path.clone();
-        let conn = tokio::task::spawn_blocking(move || -> StoreResult<Connection> {
+        let (conn, checkpointer) = tokio::task::spawn_blocking(move || {
             let mut conn = Connection::open(&setup_path).map_err(unavailable)?;
             configure(&conn).map_err(unavailable)?;
             conn.pragma_update(None, "journal_mode", "WAL")
@@ -97,15 +96,12 @@ impl SqliteStore {
             conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
                 .map_err(unavailable)?;
             run_migrations(&mut conn)?;
-            Ok(conn)
+            let checkpointer = Connection::open(&setup_path).map_err(unavailable)?;
+            configure(&checkpointer).map_err(unavailable)?;
+            StoreResult::Ok((conn, checkpointer))
         })
         .await
         .map_err(|e| StoreError::Unavailable(e.to_string()))??;
-        let checkpointer = {
-            let conn = Connection::open(&path).map_err(unavailable)?;
-            configure(&conn).map_err(unavailable)?;
-            conn
-        };
         let (nudge, nudges) = std::sync::mpsc::sync_channel(1);
         let caught_up = Arc::new(AtomicBool::new(false));
         let checkpointer_caught_up = Arc::clone(&caught_up);
@@ -119,9 +115,11 @@ impl SqliteStore {
             .spawn(move || write_loop(conn, jobs, nudge, caught_up))
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(SqliteStore {
-            path,
             writer,
-            readers: Arc::new(Mutex::new(Vec::new())),
+            readers: Arc::new(Readers {
+                path,
+                pool: Mutex::new(Vec::new()),
+            }),
         })
     }
 
@@ -165,17 +163,7 @@ impl SqliteStore {
     /// readers never wait for the writer, and a lookup by key takes microseconds, less than the
     /// hand-off to a blocking thread would cost.
     fn read_now<R>(&self, f: impl FnOnce(&Connection) -> StoreResult<R>) -> StoreResult<R> {
-        let pooled = self.readers.lock().map_err(|_| poisoned())?.pop();
-        let conn = match pooled {
-            Some(conn) => conn,
-            None => open_reader(&self.path)?,
-        };
-        let result = f(&conn);
-        let mut pool = self.readers.lock().map_err(|_| poisoned())?;
-        if pool.len() < READERS_MAX {
-            pool.push(conn);
-        }
-        result
+        self.readers.with(f)
     }
 
     /// Runs a read that may scan (a list, a page) on a blocking thread.
@@ -184,22 +172,32 @@ impl SqliteStore {
         f: impl FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
     ) -> StoreResult<R> {
         let readers = Arc::clone(&self.readers);
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || {
-            let pooled = readers.lock().map_err(|_| poisoned())?.pop();
-            let conn = match pooled {
-                Some(conn) => conn,
-                None => open_reader(&path)?,
-            };
-            let result = f(&conn);
-            let mut pool = readers.lock().map_err(|_| poisoned())?;
-            if pool.len() < READERS_MAX {
-                pool.push(conn);
-            }
-            result
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(e.to_string()))?
+        tokio::task::spawn_blocking(move || readers.with(f))
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?
+    }
+}
+
+/// Read-only connections, opened when none is free and kept up to [`READERS_MAX`].
+#[derive(Debug)]
+struct Readers {
+    path: PathBuf,
+    pool: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    fn with<R>(&self, f: impl FnOnce(&Connection) -> StoreResult<R>) -> StoreResult<R> {
+        let pooled = self.pool.lock().map_err(|_| poisoned())?.pop();
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => open_reader(&self.path)?,
+        };
+        let result = f(&conn);
+        let mut pool = self.pool.lock().map_err(|_| poisoned())?;
+        if pool.len() < READERS_MAX {
+            pool.push(conn);
+        }
+        result
     }
 }
 
