@@ -73,6 +73,9 @@ pub enum Permission {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     pub id: String,
+    /// Bumped by every change; the store refuses a write whose base version is stale, so a
+    /// sign-in recording itself can never undo an admin's change made meanwhile.
+    pub version: u64,
     pub merchant_id: String,
     /// Normalised: trimmed and lower case. Unique across every merchant, so a login names one user.
     pub email: String,
@@ -80,6 +83,9 @@ pub struct User {
     /// The argon2id hash in PHC string form.
     pub password_hash: String,
     pub disabled: bool,
+    /// Bumped when the password is reset or the user is disabled: sessions signed in under an
+    /// earlier epoch are over.
+    pub session_epoch: u32,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub last_login_at: Option<Timestamp>,
@@ -100,6 +106,8 @@ impl User {
 pub struct Session {
     pub token_hash: String,
     pub user_id: String,
+    /// The user's session epoch at sign-in; the session lasts while the user's stays the same.
+    pub user_epoch: u32,
     /// The synchronizer token every form of this session must carry.
     pub csrf_token: String,
     pub created_at: Timestamp,
@@ -119,6 +127,15 @@ impl Session {
     pub fn is_live(&self, now: Timestamp) -> bool {
         now.seconds() - self.last_seen_at.seconds() <= SESSION_IDLE_SECONDS
             && now.seconds() - self.created_at.seconds() <= SESSION_LIFETIME_SECONDS
+    }
+
+    /// Whether the session may still be used at `now` by `user` (its owner): live, the user
+    /// enabled, and no password reset or disable since it began.
+    pub fn admits(&self, user: &User, now: Timestamp) -> bool {
+        self.is_live(now)
+            && user.id == self.user_id
+            && !user.disabled
+            && user.session_epoch == self.user_epoch
     }
 
     /// Whether a request at `now` should record itself as the session's last use.
@@ -240,6 +257,7 @@ mod tests {
         let session = Session {
             token_hash: "h".into(),
             user_id: "usr_1".into(),
+            user_epoch: 0,
             csrf_token: "c".into(),
             created_at: Timestamp(1_000),
             last_seen_at: Timestamp(1_000),
@@ -254,6 +272,47 @@ mod tests {
         assert!(!busy.is_live(Timestamp(1_001 + SESSION_LIFETIME_SECONDS)));
         assert!(!session.needs_touch(Timestamp(1_000 + SESSION_TOUCH_SECONDS - 1)));
         assert!(session.needs_touch(Timestamp(1_000 + SESSION_TOUCH_SECONDS)));
+    }
+
+    #[test]
+    fn a_session_ends_with_its_user_epoch_or_when_the_user_is_disabled() {
+        let user = User {
+            id: "usr_1".into(),
+            version: 1,
+            merchant_id: "mch_1".into(),
+            email: "ops@example.com".into(),
+            role: Role::Operator,
+            password_hash: "h".into(),
+            disabled: false,
+            session_epoch: 3,
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+            last_login_at: None,
+        };
+        let session = Session {
+            token_hash: "h".into(),
+            user_id: "usr_1".into(),
+            user_epoch: 3,
+            csrf_token: "c".into(),
+            created_at: Timestamp(1_000),
+            last_seen_at: Timestamp(1_000),
+        };
+        assert!(session.admits(&user, Timestamp(1_010)));
+        let reset = User {
+            session_epoch: 4,
+            ..user.clone()
+        };
+        assert!(!session.admits(&reset, Timestamp(1_010)));
+        let disabled = User {
+            disabled: true,
+            ..user.clone()
+        };
+        assert!(!session.admits(&disabled, Timestamp(1_010)));
+        let other = User {
+            id: "usr_2".into(),
+            ..user
+        };
+        assert!(!session.admits(&other, Timestamp(1_010)));
     }
 
     #[test]

@@ -78,6 +78,7 @@ impl Holdfast {
             scope: scope.clone(),
             request_id: None,
             idempotency: None,
+            actor: None,
         };
         for _ in 0..STEPS_PER_INTENT_MAX {
             let current = self.load_intent(scope, id).await?;

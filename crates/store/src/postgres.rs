@@ -18,6 +18,7 @@ use holdfast_domain::intent::{PaymentIntent, Status};
 use holdfast_domain::order::Order;
 use holdfast_domain::refund::Refund;
 use holdfast_domain::test_clock::TestClock;
+use holdfast_domain::user::{Session, User};
 use holdfast_domain::webhook::WebhookEndpoint;
 use holdfast_domain::{Scope, Timestamp};
 use serde::de::DeserializeOwned;
@@ -25,6 +26,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{NoTls, Row};
 
+use crate::dashboard::{self, AtRisk, DailyTotals, EndpointDelivery, IntentSearch};
 use crate::model::{IntentColumns, from_doc, paginate, to_doc};
 use crate::{
     ApiKey, AttemptLog, DeliveryAttempt, DeliveryClaim, DeliveryNext, DeliveryRecord, EventFilter,
@@ -263,7 +265,11 @@ impl Query {
 
     /// Appends `clause`, in which `$` stands for `value`.
     fn push(&mut self, clause: &str, value: impl ToSql + Sync + Send + 'static) {
-        self.params.push(Box::new(value));
+        self.push_boxed(clause, Box::new(value));
+    }
+
+    fn push_boxed(&mut self, clause: &str, value: Box<dyn ToSql + Sync + Send>) {
+        self.params.push(value);
         let placeholder = format!("${}", self.params.len());
         self.sql.push_str(&clause.replace('$', &placeholder));
     }
@@ -567,6 +573,12 @@ Rows::Any,
             Rows::Any,
         );
     }
+    for (sql, params, exactly_one) in dashboard::postgres::user_writes(&unit.users)? {
+        pipeline.push(sql, params, if exactly_one { Rows::One } else { Rows::Any });
+    }
+    for (sql, params) in dashboard::postgres::api_key_writes(&unit.api_keys) {
+        pipeline.push(sql, params, Rows::Any);
+    }
     if let Some(record) = &unit.idempotency {
         pipeline.push(
             "INSERT INTO idempotency_keys
@@ -698,6 +710,16 @@ impl Store for PgStore {
         scope: &Scope,
         filter: &IntentFilter,
     ) -> StoreResult<Page<PaymentIntent>> {
+        self.search_intents(scope, filter, &IntentSearch::default())
+            .await
+    }
+
+    async fn search_intents(
+        &self,
+        scope: &Scope,
+        filter: &IntentFilter,
+        search: &IntentSearch,
+    ) -> StoreResult<Page<PaymentIntent>> {
         let client = self.client().await?;
         let now = filter.now.seconds();
         let mut q = Query::new("SELECT doc FROM payment_intents");
@@ -731,6 +753,9 @@ impl Store for PgStore {
         if let Some(t) = filter.expires_before {
             q.push(" AND expires_at < $", t.seconds());
         }
+        dashboard::postgres::push_search(search, &mut |clause, value| {
+            q.push_boxed(clause, value);
+        });
         let cursor = match &filter.page.cursor {
             Some(cursor) => Some(cursor_position(&client, scope, cursor).await?),
             None => None,
@@ -1341,5 +1366,86 @@ impl Store for PgStore {
         // On an error the transaction is dropped unfinished, which rolls it back: nothing is written.
         write_unit(&tx, &unit).await?;
         tx.commit().await.map_err(db_error)
+    }
+
+    async fn money_at_risk(&self, scope: &Scope, now: Timestamp) -> StoreResult<Vec<AtRisk>> {
+        let client = self.client().await?;
+        dashboard::postgres::money_at_risk(&client, scope, now.seconds()).await
+    }
+
+    async fn daily_totals(
+        &self,
+        scope: &Scope,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<DailyTotals>> {
+        let client = self.client().await?;
+        dashboard::postgres::daily_totals(&client, scope, from.seconds(), to.seconds()).await
+    }
+
+    async fn endpoint_deliveries(
+        &self,
+        scope: &Scope,
+        endpoint_id: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<EndpointDelivery>> {
+        let client = self.client().await?;
+        dashboard::postgres::endpoint_deliveries(&client, scope, endpoint_id, limit).await
+    }
+
+    async fn list_api_keys(&self, merchant_id: &str, livemode: bool) -> StoreResult<Vec<ApiKey>> {
+        let client = self.client().await?;
+        dashboard::postgres::list_api_keys(&client, merchant_id, livemode).await
+    }
+
+    async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
+        let client = self.client().await?;
+        dashboard::postgres::get_user(&client, id).await
+    }
+
+    async fn get_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let client = self.client().await?;
+        dashboard::postgres::get_user_by_email(&client, email).await
+    }
+
+    async fn list_users(&self, merchant_id: &str) -> StoreResult<Vec<User>> {
+        let client = self.client().await?;
+        dashboard::postgres::list_users(&client, merchant_id).await
+    }
+
+    async fn insert_session(&self, session: &Session) -> StoreResult<()> {
+        let client = self.client().await?;
+        dashboard::postgres::insert_session(&client, session).await
+    }
+
+    async fn get_session(&self, token_hash: &str) -> StoreResult<Option<Session>> {
+        let client = self.client().await?;
+        dashboard::postgres::get_session(&client, token_hash).await
+    }
+
+    async fn touch_session(&self, token_hash: &str, at: Timestamp) -> StoreResult<()> {
+        let client = self.client().await?;
+        dashboard::postgres::touch_session(&client, token_hash, at.seconds()).await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        let client = self.client().await?;
+        dashboard::postgres::delete_session(&client, token_hash).await
+    }
+
+    async fn purge_sessions(
+        &self,
+        seen_before: Timestamp,
+        created_before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        let client = self.client().await?;
+        dashboard::postgres::purge_sessions(
+            &client,
+            seen_before.seconds(),
+            created_before.seconds(),
+            limit,
+        )
+        .await
     }
 }

@@ -20,11 +20,13 @@ use holdfast_domain::intent::{PaymentIntent, Status};
 use holdfast_domain::order::Order;
 use holdfast_domain::refund::Refund;
 use holdfast_domain::test_clock::TestClock;
+use holdfast_domain::user::{Session, User};
 use holdfast_domain::webhook::WebhookEndpoint;
 use holdfast_domain::{Scope, Timestamp};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::dashboard::{self, AtRisk, DailyTotals, EndpointDelivery, IntentSearch};
 use crate::model::{IntentColumns, from_doc, paginate, soonest_first, to_doc};
 use crate::{
     ApiKey, AttemptLog, DeliveryAttempt, DeliveryClaim, DeliveryNext, DeliveryRecord, EventFilter,
@@ -774,6 +776,8 @@ fn write_unit(conn: &Connection, unit: &UnitOfWork, docs: &Docs) -> StoreResult<
             .map_err(write_error)?;
         }
     }
+    dashboard::sqlite::write_users(conn, &unit.users)?;
+    dashboard::sqlite::write_api_keys(conn, &unit.api_keys)?;
     if let Some(record) = &unit.idempotency {
         conn.prepare_cached(
             "INSERT INTO idempotency_keys
@@ -904,7 +908,17 @@ impl Store for SqliteStore {
         scope: &Scope,
         filter: &IntentFilter,
     ) -> StoreResult<Page<PaymentIntent>> {
-        let (scope, filter) = (scope.clone(), filter.clone());
+        self.search_intents(scope, filter, &IntentSearch::default())
+            .await
+    }
+
+    async fn search_intents(
+        &self,
+        scope: &Scope,
+        filter: &IntentFilter,
+        search: &IntentSearch,
+    ) -> StoreResult<Page<PaymentIntent>> {
+        let (scope, filter, search) = (scope.clone(), filter.clone(), search.clone());
         self.read(move |conn| {
             let now = filter.now.seconds();
             let mut sql = String::from(
@@ -945,6 +959,9 @@ impl Store for SqliteStore {
             if let Some(t) = filter.expires_before {
                 arg(&mut sql, " AND expires_at < ?", Box::new(t.seconds()));
             }
+            dashboard::sqlite::push_search(&search, &mut |clause, value| {
+                arg(&mut sql, clause, value);
+            });
             let cursor = match &filter.page.cursor {
                 Some(cursor) => Some(cursor_position(conn, &scope, cursor)?),
                 None => None,
@@ -1573,5 +1590,96 @@ impl Store for SqliteStore {
         }
         let docs = Docs::of(&unit)?;
         self.write(move |conn| write_unit(conn, &unit, &docs)).await
+    }
+
+    async fn money_at_risk(&self, scope: &Scope, now: Timestamp) -> StoreResult<Vec<AtRisk>> {
+        let scope = scope.clone();
+        self.read(move |conn| dashboard::sqlite::money_at_risk(conn, &scope, now.seconds()))
+            .await
+    }
+
+    async fn daily_totals(
+        &self,
+        scope: &Scope,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<DailyTotals>> {
+        let scope = scope.clone();
+        self.read(move |conn| {
+            dashboard::sqlite::daily_totals(conn, &scope, from.seconds(), to.seconds())
+        })
+        .await
+    }
+
+    async fn endpoint_deliveries(
+        &self,
+        scope: &Scope,
+        endpoint_id: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<EndpointDelivery>> {
+        let (scope, endpoint_id) = (scope.clone(), endpoint_id.to_owned());
+        self.read(move |conn| {
+            dashboard::sqlite::endpoint_deliveries(conn, &scope, &endpoint_id, limit)
+        })
+        .await
+    }
+
+    async fn list_api_keys(&self, merchant_id: &str, livemode: bool) -> StoreResult<Vec<ApiKey>> {
+        let merchant_id = merchant_id.to_owned();
+        self.read(move |conn| dashboard::sqlite::list_api_keys(conn, &merchant_id, livemode))
+            .await
+    }
+
+    async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
+        self.read_now(|conn| dashboard::sqlite::get_user(conn, id))
+    }
+
+    async fn get_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        self.read_now(|conn| dashboard::sqlite::get_user_by_email(conn, email))
+    }
+
+    async fn list_users(&self, merchant_id: &str) -> StoreResult<Vec<User>> {
+        let merchant_id = merchant_id.to_owned();
+        self.read(move |conn| dashboard::sqlite::list_users(conn, &merchant_id))
+            .await
+    }
+
+    async fn insert_session(&self, session: &Session) -> StoreResult<()> {
+        let session = session.clone();
+        self.write(move |conn| dashboard::sqlite::insert_session(conn, &session))
+            .await
+    }
+
+    async fn get_session(&self, token_hash: &str) -> StoreResult<Option<Session>> {
+        self.read_now(|conn| dashboard::sqlite::get_session(conn, token_hash))
+    }
+
+    async fn touch_session(&self, token_hash: &str, at: Timestamp) -> StoreResult<()> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |conn| dashboard::sqlite::touch_session(conn, &token_hash, at.seconds()))
+            .await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |conn| dashboard::sqlite::delete_session(conn, &token_hash))
+            .await
+    }
+
+    async fn purge_sessions(
+        &self,
+        seen_before: Timestamp,
+        created_before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        self.write(move |conn| {
+            dashboard::sqlite::purge_sessions(
+                conn,
+                seen_before.seconds(),
+                created_before.seconds(),
+                limit,
+            )
+        })
+        .await
     }
 }
