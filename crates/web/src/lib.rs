@@ -179,7 +179,6 @@ impl Dashboard {
             .nest("/{mode}", mode)
             .fallback(pages::not_found);
         Router::new()
-            .route("/dashboard", get(pages::home))
             .nest("/dashboard", dashboard)
             .layer(axum::middleware::from_fn(error::security_headers))
             .with_state(self.web.clone())
