@@ -512,8 +512,8 @@ impl Holdfast {
         Ok(page)
     }
 
-    /// Open holds whose deadline falls within 24 and within 72 hours, per currency (wall-clock
-    /// holds only: a test clock's holds live on its time).
+    /// Open holds whose deadline falls within 24 and within 72 hours, per currency, each on its
+    /// own time (a test clock's, or the wall clock's).
     pub async fn money_at_risk(&self, scope: &Scope) -> Result<Vec<AtRisk>, ServiceError> {
         Ok(self.store.money_at_risk(scope, self.now()).await?)
     }

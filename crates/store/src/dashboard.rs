@@ -32,8 +32,8 @@ impl IntentSearch {
     }
 }
 
-/// Open wall-clock holds of one currency whose deadline is near: within 24 hours, and within 72
-/// hours (which includes the first).
+/// Open holds of one currency whose deadline is near, each on its own time (its test clock's, or
+/// the wall clock's): within 24 hours, and within 72 hours (which includes the first).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AtRisk {
     pub currency: Currency,
@@ -455,36 +455,32 @@ pub(crate) mod sqlite {
     ) -> StoreResult<Vec<AtRisk>> {
         let mut stmt = conn
             .prepare_cached(
-                "SELECT json_extract(doc, '$.amount.currency') AS currency,
-                   SUM(CASE WHEN expires_at < ?4 THEN 1 ELSE 0 END),
-                   SUM(CASE WHEN expires_at < ?4 THEN json_extract(doc, '$.capturable') ELSE 0 END),
+                "SELECT currency,
+                   SUM(CASE WHEN expires_at < now + 86400 THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN expires_at < now + 86400 THEN capturable ELSE 0 END),
                    COUNT(*),
-                   SUM(json_extract(doc, '$.capturable'))
-                 FROM payment_intents
-                 WHERE merchant_id = ?1 AND livemode = ?2 AND status = 'requires_capture'
-                   AND test_clock_id IS NULL AND expires_at >= ?3 AND expires_at < ?5
+                   SUM(capturable)
+                 FROM (SELECT json_extract(doc, '$.amount.currency') AS currency,
+                         json_extract(doc, '$.capturable') AS capturable, expires_at,
+                         CASE WHEN test_clock_id IS NULL THEN ?3 ELSE COALESCE((SELECT c.frozen_time
+                           FROM test_clocks c WHERE c.id = payment_intents.test_clock_id), ?3) END AS now
+                       FROM payment_intents
+                       WHERE merchant_id = ?1 AND livemode = ?2 AND status = 'requires_capture'
+                         AND expires_at IS NOT NULL)
+                 WHERE expires_at >= now AND expires_at < now + 259200
                  GROUP BY currency ORDER BY currency",
             )
             .map_err(unavailable)?;
         let rows = stmt
-            .query_map(
-                params![
-                    scope.merchant_id,
-                    scope.livemode,
-                    now,
-                    now + 24 * 3600,
-                    now + 72 * 3600
-                ],
-                |r| {
-                    Ok((
-                        r.get::<_, Option<String>>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, i64>(3)?,
-                        r.get::<_, i64>(4)?,
-                    ))
-                },
-            )
+            .query_map(params![scope.merchant_id, scope.livemode, now], |r| {
+                Ok((
+                    r.get::<_, Option<String>>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })
             .map_err(unavailable)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(unavailable)?;
@@ -914,22 +910,21 @@ pub(crate) mod postgres {
     ) -> StoreResult<Vec<AtRisk>> {
         let rows = query(
             client,
-            "SELECT doc::jsonb #>> '{amount,currency}' AS currency,
-               COUNT(*) FILTER (WHERE expires_at < $4),
-               COALESCE(SUM((doc::jsonb ->> 'capturable')::bigint) FILTER (WHERE expires_at < $4), 0)::bigint,
+            "SELECT currency,
+               COUNT(*) FILTER (WHERE expires_at < now + 86400),
+               COALESCE(SUM(capturable) FILTER (WHERE expires_at < now + 86400), 0)::bigint,
                COUNT(*),
-               COALESCE(SUM((doc::jsonb ->> 'capturable')::bigint), 0)::bigint
-             FROM payment_intents
-             WHERE merchant_id = $1 AND livemode = $2 AND status = 'requires_capture'
-               AND test_clock_id IS NULL AND expires_at >= $3 AND expires_at < $5
+               COALESCE(SUM(capturable), 0)::bigint
+             FROM (SELECT doc::jsonb #>> '{amount,currency}' AS currency,
+                     (doc::jsonb ->> 'capturable')::bigint AS capturable, expires_at,
+                     CASE WHEN test_clock_id IS NULL THEN $3 ELSE COALESCE((SELECT c.frozen_time
+                       FROM test_clocks c WHERE c.id = payment_intents.test_clock_id), $3) END AS now
+                   FROM payment_intents
+                   WHERE merchant_id = $1 AND livemode = $2 AND status = 'requires_capture'
+                     AND expires_at IS NOT NULL) h
+             WHERE expires_at >= now AND expires_at < now + 259200
              GROUP BY 1 ORDER BY 1",
-            &[
-                &scope.merchant_id,
-                &scope.livemode,
-                &now,
-                &(now + 24 * 3600),
-                &(now + 72 * 3600),
-            ],
+            &[&scope.merchant_id, &scope.livemode, &now],
         )
         .await?;
         let mut out = Vec::new();

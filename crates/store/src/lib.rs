@@ -192,7 +192,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         filter: &IntentFilter,
         search: &IntentSearch,
     ) -> StoreResult<Page<PaymentIntent>>;
-    /// Open wall-clock holds whose deadline is within 72 hours of `now`, per currency.
+    /// Open holds whose deadline is within 72 hours of `now` (a test clock's intents: of the
+    /// clock's time), per currency.
     async fn money_at_risk(&self, scope: &Scope, now: Timestamp) -> StoreResult<Vec<AtRisk>>;
     /// Per UTC day and currency, the money moved by the events recorded from `from` to `to`.
     async fn daily_totals(

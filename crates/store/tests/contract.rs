@@ -214,6 +214,9 @@ macro_rules! contract_tests {
     };
 }
 
+#[path = "contract/dashboard.rs"]
+mod dashboard;
+
 contract_tests! {
     store: [
         answers_ping,
