@@ -21,4 +21,4 @@ cargo build --quiet -p holdfast
 (cd crates/web/e2e && npm ci --no-audit --no-fund --loglevel=error)
 export HOLDFAST_BIN="$PWD/target/debug/holdfast"
 cd crates/web/e2e
-node --test --test-concurrency=1 --test-reporter=spec
+node --test --test-concurrency=1

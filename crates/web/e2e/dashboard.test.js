@@ -27,6 +27,60 @@ for (const backend of backends) {
     });
     const test = (name, body) => it(name, () => withScreenshots(browser, `${backend}-${name}`, body));
 
+    test("every page, at 1280 px and at a phone's width", async () => {
+      // Holds on a test clock that started 6 days 10 hours ago: once it is advanced to now, their
+      // deadlines are hours away (red, amber), as they would be after a week of waiting.
+      const start = new Date(Date.now() - (6 * 86400 + 10 * 3600) * 1000);
+      const iso = (d) => d.toISOString().replace(/\.\d+Z$/, "Z");
+      const clock = await server.api("POST", "/v1/test-clocks", { name: "Week of holds", frozen_time: iso(start) });
+      const clockId = clock.json.data.test_clock_id;
+      const id = await server.hold(12900, { reference: "order-1042", description: "Camera rental, 3 days", test_clock: clockId });
+      await server.hold(25000, { reference: "order-1043", description: "Tent and stove", test_clock: clockId });
+      const advance = (ms) => server.api("POST", `/v1/test-clocks/${clockId}/advance`, { frozen_time: iso(new Date(ms)) });
+      assert.equal((await advance(start.getTime() + (86400 + 10 * 3600) * 1000)).status, 200);
+      await server.hold(6450, { reference: "order-1051", description: "Kayak, weekend", test_clock: clockId });
+      assert.equal((await advance(Date.now())).status, 200);
+      await server.hold(18000, { reference: "order-1060", description: "Projector rental" });
+      const endpoint = await server.api("POST", "/v1/webhook-endpoints", { url: "http://127.0.0.1:9/hooks", enabled_events: ["*"] });
+      assert.equal(endpoint.status, 201);
+      const page = await signIn(browser, server, server.users.admin);
+      const pages = [
+        ["holds", "/dashboard/test/holds"],
+        ["payment-intent", `/dashboard/test/payment-intents/${id}`],
+        ["orders", "/dashboard/test/orders"],
+        ["events", "/dashboard/test/events"],
+        ["webhooks", "/dashboard/test/webhooks"],
+        ["webhook-endpoint", `/dashboard/test/webhooks/${endpoint.json.data.webhook_endpoint_id}`],
+        ["test-clocks", "/dashboard/test/test-clocks"],
+        ["overview", "/dashboard/test/overview"],
+        ["api-keys", "/dashboard/test/api-keys"],
+        ["users", "/dashboard/test/users"],
+      ];
+      const dir = join(SCREENSHOTS, backend);
+      mkdirSync(dir, { recursive: true });
+      for (const [width, suffix] of [[1280, ""], [390, "-phone"]]) {
+        await page.setViewportSize({ width, height: width === 1280 ? 900 : 844 });
+        for (const [name, path] of pages) {
+          const res = await page.goto(`${server.base}${path}`);
+          assert.equal(res.status(), 200, path);
+          // Nothing wider than the screen, but tables that scroll inside their frame.
+          const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+          assert.ok(overflow <= 1, `${path} overflows by ${overflow}px at ${width}px`);
+          await page.screenshot({ path: join(dir, `${name}${suffix}.png`), fullPage: width === 1280 });
+        }
+      }
+      await page.setViewportSize({ width: 1280, height: 900 });
+      await page.goto(`${server.base}/dashboard/test/payment-intents/${id}`);
+      await page.getByRole("link", { name: "Capture", exact: true }).click();
+      await page.getByRole("dialog").waitFor();
+      await page.screenshot({ path: join(dir, "capture-dialog.png") });
+      // Keyboard: Tab reaches the first control after the skip link; Escape closes the dialog.
+      await page.keyboard.press("Escape");
+      assert.equal(await page.getByRole("dialog").count(), 0);
+      await page.close();
+      void PASSWORD;
+    });
+
     test("signs in and shows the holds", async () => {
       const page = await signIn(browser, server, server.users.operator);
       await assert.doesNotReject(page.getByRole("heading", { name: "Holds" }).waitFor());
@@ -259,47 +313,5 @@ for (const backend of backends) {
       await page.close();
     });
 
-    test("every page, at 1280 px and at a phone's width", async () => {
-      const id = await server.hold(12900, { reference: "order-1042", description: "Camera rental, 3 days" });
-      await server.hold(25000, { reference: "order-1043" });
-      const endpoint = await server.api("POST", "/v1/webhook-endpoints", { url: "http://127.0.0.1:9/hooks", enabled_events: ["*"] });
-      assert.equal(endpoint.status, 201);
-      const page = await signIn(browser, server, server.users.admin);
-      const pages = [
-        ["holds", "/dashboard/test/holds"],
-        ["payment-intent", `/dashboard/test/payment-intents/${id}`],
-        ["orders", "/dashboard/test/orders"],
-        ["events", "/dashboard/test/events"],
-        ["webhooks", "/dashboard/test/webhooks"],
-        ["webhook-endpoint", `/dashboard/test/webhooks/${endpoint.json.data.webhook_endpoint_id}`],
-        ["test-clocks", "/dashboard/test/test-clocks"],
-        ["overview", "/dashboard/test/overview"],
-        ["api-keys", "/dashboard/test/api-keys"],
-        ["users", "/dashboard/test/users"],
-      ];
-      const dir = join(SCREENSHOTS, backend);
-      mkdirSync(dir, { recursive: true });
-      for (const [width, suffix] of [[1280, ""], [390, "-phone"]]) {
-        await page.setViewportSize({ width, height: width === 1280 ? 900 : 844 });
-        for (const [name, path] of pages) {
-          const res = await page.goto(`${server.base}${path}`);
-          assert.equal(res.status(), 200, path);
-          // Nothing wider than the screen, but tables that scroll inside their frame.
-          const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-          assert.ok(overflow <= 1, `${path} overflows by ${overflow}px at ${width}px`);
-          await page.screenshot({ path: join(dir, `${name}${suffix}.png`), fullPage: width === 1280 });
-        }
-      }
-      await page.setViewportSize({ width: 1280, height: 900 });
-      await page.goto(`${server.base}/dashboard/test/payment-intents/${id}`);
-      await page.getByRole("link", { name: "Capture", exact: true }).click();
-      await page.getByRole("dialog").waitFor();
-      await page.screenshot({ path: join(dir, "capture-dialog.png") });
-      // Keyboard: Tab reaches the first control after the skip link; Escape closes the dialog.
-      await page.keyboard.press("Escape");
-      assert.equal(await page.getByRole("dialog").count(), 0);
-      await page.close();
-      void PASSWORD;
-    });
   });
 }
