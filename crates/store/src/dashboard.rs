@@ -158,18 +158,19 @@ fn user_of(doc: &str) -> StoreResult<User> {
     crate::model::from_doc(doc)
 }
 
+/// One row of an endpoint's log: the delivery (its seq, event, status, attempts, next attempt)
+/// and one of its attempts, if it has any.
+type LogRow = (
+    i64,
+    String,
+    String,
+    u32,
+    Option<i64>,
+    Option<crate::AttemptLog>,
+);
+
 /// Attaches attempt rows to the deliveries they belong to, keeping the deliveries' order.
-fn endpoint_log(
-    rows: Vec<(
-        i64,
-        String,
-        String,
-        u32,
-        Option<i64>,
-        Option<crate::AttemptLog>,
-    )>,
-    endpoint_id: &str,
-) -> Vec<EndpointDelivery> {
+fn endpoint_log(rows: Vec<LogRow>, endpoint_id: &str) -> Vec<EndpointDelivery> {
     let mut out: Vec<(i64, EndpointDelivery)> = Vec::new();
     for (seq, event_id, status, attempts, next, attempt) in rows {
         if out.last().is_none_or(|(s, _)| *s != seq) {

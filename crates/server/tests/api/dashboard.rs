@@ -651,3 +651,57 @@ mod sign_in {
         limited_and_never_tells_which_emails_exist(app).await;
     }
 }
+
+/// The API's guard rails stand in front of the dashboard too: a session has a bucket as a key does.
+mod guard_rails {
+    use super::*;
+
+    async fn a_session_is_rate_limited_like_a_key(backend: Backend) {
+        let options = holdfast::Options {
+            without_workers: true,
+            limits: holdfast_http::Limits {
+                rate: holdfast_http::Rate {
+                    per_second: 1,
+                    burst: 3,
+                },
+                ..holdfast_http::Limits::DEFAULT
+            },
+            ..holdfast::Options::default()
+        };
+        let Some(app) = TestApp::spawn_with(backend, options).await else {
+            return;
+        };
+        let mut operator = signed_in(&app, "operator@example.com", Role::Operator).await;
+        let statuses = [
+            operator.get("/dashboard/test/holds").await.status,
+            operator.get("/dashboard/test/orders").await.status,
+            operator.get("/dashboard/test/events").await.status,
+            operator.get("/dashboard/test/holds").await.status,
+        ];
+        assert_eq!(
+            statuses,
+            [
+                StatusCode::OK,
+                StatusCode::OK,
+                StatusCode::OK,
+                StatusCode::TOO_MANY_REQUESTS
+            ]
+        );
+        // Another session has a bucket of its own.
+        let mut viewer = signed_in(&app, "viewer@example.com", Role::Viewer).await;
+        assert_eq!(
+            viewer.get("/dashboard/test/holds").await.status,
+            StatusCode::OK
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        a_session_is_rate_limited_like_a_key(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        a_session_is_rate_limited_like_a_key(Backend::Postgres).await;
+    }
+}

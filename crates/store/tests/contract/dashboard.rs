@@ -1,6 +1,10 @@
 //! The dashboard's part of the store contract, on both backends: users (versioned, one per
 //! email), sessions, API key listing and revocation through a unit, intent search, the money at
 //! risk, the daily totals and an endpoint's delivery log.
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected value; helper fns are not #[test] fns"
+)]
 
 use holdfast_domain::user::{Role, Session, User};
 use holdfast_domain::webhook::{SealedSecret, WebhookEndpoint};
@@ -201,8 +205,7 @@ async fn hold_in(
     store: &Arc<dyn Store>,
     id: &str,
     s: &Scope,
-    amount: i64,
-    currency: &str,
+    (amount, currency): (i64, &str),
     reference: Option<&str>,
     clock: Option<&str>,
     expires: i64,
@@ -241,8 +244,7 @@ async fn intents_search_by_currency_amount_reference_and_clock(store: Arc<dyn St
         &store,
         "pi_1",
         &s,
-        1_000,
-        "USD",
+        (1_000, "USD"),
         Some("order-1"),
         None,
         3_600,
@@ -252,8 +254,7 @@ async fn intents_search_by_currency_amount_reference_and_clock(store: Arc<dyn St
         &store,
         "pi_2",
         &s,
-        5_000,
-        "USD",
+        (5_000, "USD"),
         Some("order-2"),
         None,
         7_200,
@@ -263,8 +264,7 @@ async fn intents_search_by_currency_amount_reference_and_clock(store: Arc<dyn St
         &store,
         "pi_3",
         &s,
-        5_000,
-        "EUR",
+        (5_000, "EUR"),
         Some("order-1"),
         None,
         9_000,
@@ -274,8 +274,7 @@ async fn intents_search_by_currency_amount_reference_and_clock(store: Arc<dyn St
         &store,
         "pi_4",
         &s,
-        9_000,
-        "USD",
+        (9_000, "USD"),
         None,
         Some("clock_1"),
         10_000,
@@ -285,8 +284,7 @@ async fn intents_search_by_currency_amount_reference_and_clock(store: Arc<dyn St
         &store,
         "pi_5",
         &scope("mer_b", false),
-        5_000,
-        "USD",
+        (5_000, "USD"),
         Some("order-1"),
         None,
         1,
@@ -356,22 +354,21 @@ async fn intents_search_by_currency_amount_reference_and_clock(store: Arc<dyn St
 async fn money_at_risk_counts_open_holds_by_deadline_per_currency(store: Arc<dyn Store>) {
     let s = test_scope();
     let hour = 3_600;
-    hold_in(&store, "pi_1", &s, 1_000, "USD", None, None, 2 * hour).await;
-    hold_in(&store, "pi_2", &s, 2_000, "USD", None, None, 30 * hour).await;
-    hold_in(&store, "pi_3", &s, 4_000, "USD", None, None, 100 * hour).await;
-    hold_in(&store, "pi_4", &s, 500, "EUR", None, None, 10 * hour).await;
+    hold_in(&store, "pi_1", &s, (1_000, "USD"), None, None, 2 * hour).await;
+    hold_in(&store, "pi_2", &s, (2_000, "USD"), None, None, 30 * hour).await;
+    hold_in(&store, "pi_3", &s, (4_000, "USD"), None, None, 100 * hour).await;
+    hold_in(&store, "pi_4", &s, (500, "EUR"), None, None, 10 * hour).await;
     // Already past its deadline: not at risk any more, it is lost.
-    hold_in(&store, "pi_5", &s, 8_000, "USD", None, None, -1).await;
+    hold_in(&store, "pi_5", &s, (8_000, "USD"), None, None, -1).await;
     // Captured: resolved.
-    let captured = hold_in(&store, "pi_6", &s, 700, "USD", None, None, hour).await;
+    let captured = hold_in(&store, "pi_6", &s, (700, "USD"), None, None, hour).await;
     commit(&store, &capture(&captured, 700, T0), "evt_pi_6_cap").await;
     // Another merchant's.
     hold_in(
         &store,
         "pi_7",
         &scope("mer_b", false),
-        900,
-        "USD",
+        (900, "USD"),
         None,
         None,
         hour,
@@ -402,9 +399,9 @@ async fn money_at_risk_counts_open_holds_by_deadline_per_currency(store: Arc<dyn
 async fn daily_totals_add_up_the_days_events(store: Arc<dyn Store>) {
     let s = test_scope();
     // Three holds placed on T0's day; one captured in part, one voided, one expired.
-    let a = hold_in(&store, "pi_1", &s, 12_900, "USD", None, None, 86_400 * 7).await;
-    let b = hold_in(&store, "pi_2", &s, 5_000, "USD", None, None, 86_400 * 7).await;
-    let c = hold_in(&store, "pi_3", &s, 3_000, "USD", None, None, 60).await;
+    let a = hold_in(&store, "pi_1", &s, (12_900, "USD"), None, None, 86_400 * 7).await;
+    let b = hold_in(&store, "pi_2", &s, (5_000, "USD"), None, None, 86_400 * 7).await;
+    let c = hold_in(&store, "pi_3", &s, (3_000, "USD"), None, None, 60).await;
     commit(&store, &capture(&a, 9_800, at(10)), "evt_cap").await;
     commit(&store, &cancel(&b, at(20)), "evt_void").await;
     let expired = with_ctx(at(61), |ctx| intent::apply_expiry(&c, ctx)).unwrap();

@@ -622,9 +622,11 @@ pub(crate) async fn capture(
                 action: format!("{base}/capture"),
                 back: base,
             };
-            let typed = (!act.form.typed.is_empty())
-                .then(|| act.form.typed.clone())
-                .unwrap_or_else(|| format::major_plain(amount, currency));
+            let typed = if act.form.typed.is_empty() {
+                format::major_plain(amount, currency)
+            } else {
+                act.form.typed.clone()
+            };
             capture_form(
                 signed,
                 &intent,

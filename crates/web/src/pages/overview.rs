@@ -88,15 +88,13 @@ pub(crate) async fn page(State(web): State<Web>, signed: Signed) -> Result<Respo
     let captured_holds: u64 = totals.iter().map(|t| t.holds_captured).sum();
     let voided_holds: u64 = totals.iter().map(|t| t.holds_voided).sum();
     let resolved = expired + captured_holds + voided_holds;
-    let (rate, rate_class) = if resolved == 0 {
-        ("No holds resolved yet".to_owned(), "")
-    } else {
-        // Tenths of a percent, in integers.
-        let tenths = (expired * 1000 + resolved / 2) / resolved;
-        (
+    // Tenths of a percent, in integers.
+    let (rate, rate_class) = match (expired * 1000 + resolved / 2).checked_div(resolved) {
+        None => ("No holds resolved yet".to_owned(), ""),
+        Some(tenths) => (
             format!("{}.{}%", tenths / 10, tenths % 10),
             if expired == 0 { "good" } else { "bad" },
-        )
+        ),
     };
     let page = OverviewPage {
         chrome: signed.chrome("Overview", Section::Overview),
