@@ -125,6 +125,14 @@ export async function startFlakyProxy(target: string, steps: Step[]) {
  * never finishes arriving, until `release()`.
  */
 export async function holdRequestSlot(baseUrl: string, apiKey: string): Promise<{ release(): void }> {
+  for (let tries = 0; tries < 20; tries++) {
+    const held = await tryHoldRequestSlot(baseUrl, apiKey);
+    if (held) return held;
+  }
+  throw new Error("could not take the server's request slot");
+}
+
+async function tryHoldRequestSlot(baseUrl: string, apiKey: string): Promise<{ release(): void } | undefined> {
   const { hostname, port } = new URL(baseUrl);
   const socket = connect(Number(port), hostname);
   await new Promise<void>((resolve, reject) => {
@@ -132,6 +140,8 @@ export async function holdRequestSlot(baseUrl: string, apiKey: string): Promise<
     socket.once("error", reject);
   });
   socket.on("error", () => {});
+  let answered = false;
+  socket.on("data", () => (answered = true));
   socket.write(
     "POST /v1/payment-intents HTTP/1.1\r\n" +
       `Host: ${hostname}:${port}\r\n` +
@@ -139,17 +149,20 @@ export async function holdRequestSlot(baseUrl: string, apiKey: string): Promise<
       "Content-Type: application/json\r\n" +
       "Content-Length: 1000\r\n\r\n{",
   );
-  // Wait until the server has admitted it: then a plain request is refused as OVERLOADED.
-  for (let i = 0; ; i++) {
+  // Give the server time to read the headers and admit it, then check that it holds the slot:
+  // a plain request is refused as OVERLOADED while the slow one has had no answer. (If the
+  // probe came first, the slow request is the one refused: start over.)
+  await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 20 && !answered; i++) {
     const probe = await fetch(`${baseUrl}/v1/payment-intents?limit=1`, {
       headers: { Authorization: `Bearer ${apiKey}` },
     });
     await probe.body?.cancel();
-    if (probe.status === 503) break;
-    if (i === 100) throw new Error(`the slot was not taken (the probe answered ${probe.status})`);
+    if (probe.status === 503 && !answered) return { release: () => socket.destroy() };
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { release: () => socket.destroy() };
+  socket.destroy();
+  return undefined;
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
