@@ -30,9 +30,10 @@ try {
         `  generated: ${JSON.stringify(b[line] ?? "<end of file>")}).\n` +
         "Run `npm run generate` in clients/typescript and commit the result.",
     );
-    process.exit(1);
+    process.exitCode = 1;
+  } else {
+    console.log("src/generated/openapi.ts matches openapi.json");
   }
-  console.log("src/generated/openapi.ts matches openapi.json");
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
