@@ -9,9 +9,13 @@
 //! Aggregates are stored as JSON documents (the domain types' serde form) next to the columns that
 //! queries filter and sort on, so both backends share one row format.
 
+mod engine;
 mod migrate;
 mod model;
+mod plan;
 pub mod postgres;
+mod rows;
+mod sql;
 pub mod sqlite;
 
 use std::sync::Arc;
