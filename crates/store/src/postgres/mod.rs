@@ -1,13 +1,13 @@
 //! The PostgreSQL store, for several `holdfast` processes sharing one database.
 //!
-//! A pool of `tokio-postgres` connections (no TLS) serves every call; each statement is prepared once
-//! per connection and cached. A plan is one transaction whose statements go to the server in one
-//! pipeline (see [`writer`]), and concurrency control is the same as SQLite's: an intent update
-//! names the version it was computed from, so of two writers racing on one intent the second
-//! changes no row and its whole unit rolls back as [`StoreError::Conflict`]. A duplicate key (a
-//! replayed idempotency key, an id already taken) is a conflict too. Migrations run at open, each
-//! in its own transaction under an advisory lock, so processes starting together on one database
-//! apply each migration exactly once.
+//! A pool of `tokio-postgres` connections (no TLS) serves every call; each statement is prepared
+//! once per connection and cached. A plan is one transaction whose statements go to the server in
+//! one pipeline (see `writer.rs`), and concurrency control is the same as SQLite's: an intent
+//! update names the version it was computed from, so of two writers racing on one intent the
+//! second changes no row and its whole unit rolls back as [`StoreError::Conflict`]. A duplicate key
+//! (a replayed idempotency key, an id already taken) is a conflict too. Migrations run at open,
+//! each in its own transaction under an advisory lock, so processes starting together on one
+//! database apply each migration exactly once.
 
 mod reads;
 mod writer;
@@ -31,7 +31,8 @@ const POOL_MAX: usize = 16;
 /// Used when the URL sets no `connect_timeout`, so an unreachable server fails instead of hanging.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The advisory lock key migrations hold: "holdfast" in ASCII. Anything else that changes the
-/// schema (a manual fix, another tool) can take it too, to keep out of the way of starting processes.
+/// schema (a manual fix, another tool) can take it too, to keep out of the way of starting
+/// processes.
 pub const MIGRATION_LOCK: i64 = 0x686f_6c64_6661_7374;
 
 #[derive(Debug)]

@@ -2,7 +2,7 @@
 //!
 //! SQLite admits one writer at a time, so every plan goes through a single writer thread that
 //! owns the write connection and commits waiting plans together (group commit; see
-//! [`writer`]). Reads run on a small pool of read-only connections, which WAL lets proceed while
+//! `writer.rs`). Reads run on a small pool of read-only connections, which WAL lets proceed while
 //! the writer works: lookups by key on the caller's thread, scans on the blocking pool, and
 //! claims (which lease what they read) on the writer.
 
