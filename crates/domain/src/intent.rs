@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Scope;
 use crate::error::{ErrorCode, Rejection};
-use crate::event::EventType;
+use crate::event_type::EventType;
 use crate::metadata::{self, Metadata};
 use crate::money::{Currency, Money};
 use crate::time::Timestamp;

@@ -8,6 +8,7 @@
 pub mod customer;
 pub mod error;
 pub mod event;
+pub mod event_type;
 pub mod intent;
 pub mod metadata;
 pub mod money;
@@ -19,7 +20,7 @@ pub mod time;
 pub mod webhook;
 
 pub use error::{ErrorCode, Rejection};
-pub use event::EventType;
+pub use event_type::EventType;
 pub use money::{Currency, Money};
 pub use time::Timestamp;
 

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, Rejection};
-use crate::event::EventType;
+use crate::event_type::EventType;
 use crate::intent::{CaptureMethod, PaymentIntent, RawMoney, Status, TEXT_CHARS_MAX};
 use crate::metadata::{self, Metadata};
 use crate::money::{Currency, Money};

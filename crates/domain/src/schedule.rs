@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, Rejection};
-use crate::event::EventType;
+use crate::event_type::EventType;
 use crate::intent::{
     ActionStatus, ActionType, CaptureMethod, Ctx, PaymentIntent, RawMoney, Status, Transition,
 };

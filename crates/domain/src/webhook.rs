@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, Rejection};
-use crate::event::EventType;
+use crate::event_type::EventType;
 use crate::{Scope, Timestamp};
 
 /// Seconds from a failed attempt to the next: attempt 1 is immediate, then 5 s, 5 min, 30 min,
