@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Scope;
+pub use crate::card::Card;
 use crate::error::{ErrorCode, Rejection};
 use crate::event_type::EventType;
 use crate::metadata::{self, Metadata};
@@ -128,13 +129,6 @@ impl CancellationReason {
             .copied()
             .find(|r| r.as_str() == name)
     }
-}
-
-/// What the API shows of the card behind an intent. Never the number.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Card {
-    pub brand: String,
-    pub last_four: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

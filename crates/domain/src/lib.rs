@@ -5,6 +5,7 @@
 //! in, and persists what comes back. The compiler enforces this: the crate depends on `serde` (for
 //! the persisted document format) and nothing else.
 
+pub mod card;
 pub mod customer;
 pub mod error;
 pub mod event;
