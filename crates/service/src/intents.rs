@@ -2,7 +2,7 @@
 //!
 //! Each mutating use case is the same four steps: load, decide (domain), call the processor if the
 //! decision needs it, and hand back the unit of work to commit. Processor calls carry a key made of
-//! the intent id, the operation and the version decided on, so a repeated call is the same call.
+//! the intent id and the operation ([`processor_key`]), so a repeated call is the same call.
 
 use holdfast_domain::event::{Event, EventObject};
 use holdfast_domain::intent::{
@@ -258,14 +258,20 @@ impl Holdfast {
         let processor = self.processor(&ctx.scope)?;
         let result = processor
             .authorize(AuthorizeCall {
-                idempotency_key: authorize_key(ctx, current, attempt),
+                idempotency_key: processor_key(
+                    current,
+                    Call::Authorize {
+                        request_id: ctx.request_id.as_deref(),
+                        attempt,
+                    },
+                ),
                 token,
                 amount: current.amount,
                 capture: current.capture_method == intent::CaptureMethod::Automatic,
                 now,
             })
             .await
-            .map_err(|e| ServiceError::from_processor(e, "payment_source_token"))?;
+            .map_err(|e| ServiceError::from_card_call(e, "payment_source_token"))?;
         Ok(self.apply(ctx, now, |c| {
             intent::apply_authorization(current, result, payment_method_id, c)
         }))
@@ -284,7 +290,7 @@ impl Holdfast {
         let processor = self.processor(&ctx.scope)?;
         let result = processor
             .authenticate(AuthenticateCall {
-                idempotency_key: format!("{}:authenticate:{}", current.id, current.version),
+                idempotency_key: processor_key(&current, Call::Authenticate),
                 processor_ref: current.processor_ref.clone().unwrap_or_default(),
                 amount: current.amount,
                 capture: current.capture_method == intent::CaptureMethod::Automatic,
@@ -292,7 +298,7 @@ impl Holdfast {
                 now,
             })
             .await
-            .map_err(|e| ServiceError::from_processor(e, "payment_source_token"))?;
+            .map_err(ServiceError::from_payment_call)?;
         let transition = self.apply(ctx, now, |c| {
             intent::apply_authorization(&current, result, None, c)
         });
@@ -324,12 +330,12 @@ impl Holdfast {
         let processor = self.processor(&ctx.scope)?;
         processor
             .capture(CaptureCall {
-                idempotency_key: format!("{}:capture", current.id),
+                idempotency_key: processor_key(current, Call::Capture),
                 processor_ref: current.processor_ref.clone().unwrap_or_default(),
                 amount,
             })
             .await
-            .map_err(|e| ServiceError::from_processor(e, "payment_source_token"))?;
+            .map_err(ServiceError::from_payment_call)?;
         let transition = self.apply(ctx, now, |c| {
             intent::apply_capture(current, amount, &req, c)
         });
@@ -363,11 +369,11 @@ impl Holdfast {
             let processor = self.processor(&ctx.scope)?;
             processor
                 .void(VoidCall {
-                    idempotency_key: format!("{}:void", current.id),
+                    idempotency_key: processor_key(current, Call::Void),
                     processor_ref: current.processor_ref.clone().unwrap_or_default(),
                 })
                 .await
-                .map_err(|e| ServiceError::from_processor(e, "payment_source_token"))?;
+                .map_err(ServiceError::from_payment_call)?;
         }
         let transition = self.apply(ctx, now, |c| intent::apply_cancel(current, &plan, c));
         Ok(self.decision(ctx, transition))
@@ -472,14 +478,56 @@ fn declined(transition: &Transition) -> Result<(), ServiceError> {
     }
 }
 
-/// The processor key of an authorization: the intent, the version it was decided on, the request
-/// and the attempt within it. A request re-run after a lost race repeats the same call; an
-/// authorization that was rolled back is never replayed (a new request or attempt is a new key).
-pub(crate) fn authorize_key(ctx: &RequestCtx, intent: &PaymentIntent, attempt: u32) -> String {
-    format!(
-        "{}:authorize:{}:{}:{attempt}",
-        intent.id,
-        intent.version,
-        ctx.request_id.as_deref().unwrap_or("worker")
-    )
+/// A processor call on an intent, as its key names it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Call<'a> {
+    /// An authorization decided on the intent's current version by one request (`None`: the
+    /// service's own work), the `attempt`-th within it. A request re-run after a lost race
+    /// repeats the same call; an authorization that was rolled back is never replayed (a new
+    /// request or attempt is a new key).
+    Authorize {
+        request_id: Option<&'a str>,
+        attempt: u32,
+    },
+    /// Releasing what that authorization placed, when its pay call failed.
+    RollBack {
+        request_id: Option<&'a str>,
+        attempt: u32,
+    },
+    /// Finishing the authentication the current version waits for.
+    Authenticate,
+    Capture,
+    Void,
+}
+
+/// The key of a processor call: the intent and the operation (`pi_…:capture`), so that a
+/// repeated call is the same call to the processor. Every call on an intent is keyed here.
+pub(crate) fn processor_key(intent: &PaymentIntent, call: Call<'_>) -> String {
+    match call {
+        Call::Authorize {
+            request_id,
+            attempt,
+        } => format!(
+            "{}:authorize:{}:{}:{attempt}",
+            intent.id,
+            intent.version,
+            request_id.unwrap_or("worker")
+        ),
+        Call::RollBack {
+            request_id,
+            attempt,
+        } => format!(
+            "{}:rollback",
+            processor_key(
+                intent,
+                Call::Authorize {
+                    request_id,
+                    attempt
+                }
+            )
+        ),
+        Call::Authenticate => format!("{}:authenticate:{}", intent.id, intent.version),
+        Call::Capture => format!("{}:capture", intent.id),
+        Call::Void => format!("{}:void", intent.id),
+    }
 }

@@ -15,6 +15,7 @@ use holdfast_processor::{RefundCall, VoidCall};
 use holdfast_store::{OrderFilter, Page, StoreError, UnitOfWork};
 
 use crate::ids::new_id;
+use crate::intents::{Call, processor_key};
 use crate::{Decision, Holdfast, RequestCtx, ServiceError};
 
 /// Tries of one pay call that lost a race to another change of the order.
@@ -171,9 +172,9 @@ impl Holdfast {
                 return Ok(decision);
             }
         }
-        Err(ServiceError::Store(StoreError::Unavailable(
+        Err(ServiceError::Contended(
             "the order keeps changing while it is being paid; nothing is held, retry".into(),
-        )))
+        ))
     }
 
     /// One try at a pay call; `None` when it lost a race and released what it placed, so the
@@ -325,9 +326,13 @@ impl Holdfast {
             let Some(original) = before.iter().find(|i| i.id == t.intent.id) else {
                 continue;
             };
-            let key = format!(
-                "{}:rollback",
-                crate::intents::authorize_key(ctx, original, attempt)
+            let request_id = ctx.request_id.as_deref();
+            let key = processor_key(
+                original,
+                Call::RollBack {
+                    request_id,
+                    attempt,
+                },
             );
             let processor_ref = t.intent.processor_ref.clone().unwrap_or_default();
             let released = if t.intent.status == Status::Succeeded {
