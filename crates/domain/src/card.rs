@@ -1,8 +1,8 @@
 //! Cards as Holdfast keeps them: what the API shows of the card behind an intent, and a card saved
 //! on a customer. Never the number.
 //!
-//! A leaf module beside [`crate::intent`] and [`crate::customer`], so that a rule about an intent
-//! and a saved card needs no import circle between the two.
+//! A leaf module beside [`crate::intent`] and [`crate::customer`], so that confirming with a saved
+//! card ([`crate::intent::decide_confirm`]) needs no import circle between the two.
 
 use serde::{Deserialize, Serialize};
 

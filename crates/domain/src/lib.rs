@@ -22,7 +22,7 @@ pub mod webhook;
 
 pub use error::{ErrorCode, Rejection};
 pub use event_type::EventType;
-pub use money::{Currency, Money};
+pub use money::{Currency, Money, RawMoney};
 pub use time::Timestamp;
 
 /// The owner of an object: a merchant in one mode. Objects of another scope do not exist for a caller.

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{ErrorCode, Rejection};
+
 /// An ISO 4217 alphabetic code in upper case, checked against the list of active codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -16,6 +18,18 @@ impl Currency {
         let bytes: [u8; 3] = code.as_bytes().try_into().ok()?;
         ISO_4217.binary_search(&code).ok()?;
         Some(Currency(bytes))
+    }
+
+    /// Parses the code given in the request field `param`, refusing anything but an upper-case
+    /// ISO 4217 code with `INVALID_PARAMETER`.
+    pub fn parse_param(code: &str, param: &str) -> Result<Currency, Rejection> {
+        Currency::parse(code).ok_or_else(|| {
+            Rejection::param(
+                ErrorCode::InvalidParameter,
+                param,
+                format!("{code:?} is not an upper-case ISO 4217 currency code"),
+            )
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -61,6 +75,136 @@ impl Money {
             currency,
         }
     }
+}
+
+/// A money amount as it arrives in a request, before anything is known about it: the wire edge's
+/// type. Only [`RawMoney::check`] turns it into [`Money`]; past it everything is typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawMoney {
+    pub amount: i64,
+    pub currency: String,
+}
+
+impl RawMoney {
+    /// The amount as money, if its currency code is a real one; for comparing with an amount
+    /// already settled (a replayed capture, the balance a pay call expects).
+    pub fn money(&self) -> Option<Money> {
+        Currency::parse(&self.currency).map(|currency| Money::new(self.amount, currency))
+    }
+
+    /// The one check of an amount a command is given: see [`AmountRules`].
+    pub fn check(
+        &self,
+        param: &str,
+        limits: Limits,
+        rules: &AmountRules,
+    ) -> Result<Money, Rejection> {
+        check_amount(self.amount, Err(&self.currency), param, limits, rules)
+    }
+}
+
+impl Money {
+    /// The same check as [`RawMoney::check`], for an amount that is already money (a scheduled
+    /// capture's, checked when it was scheduled, runs against the hold as it is when it runs).
+    pub fn check(
+        self,
+        param: &str,
+        limits: Limits,
+        rules: &AmountRules,
+    ) -> Result<Money, Rejection> {
+        check_amount(self.amount, Ok(self.currency), param, limits, rules)
+    }
+}
+
+/// What a command's amount must be, in its state: the currency it must be in (`None`, any real
+/// one) and the most it may be (`None`, no limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub currency: Option<Currency>,
+    pub max: Option<i64>,
+}
+
+/// How one command checks an amount it is given: in which order, and with which error code (and
+/// words) each refusal answers. A refusal names `<param>.amount` or `<param>.currency`.
+///
+/// The checks are always the same four: a real currency code, the currency the command works in,
+/// an amount above zero (or zero, where allowed), and no more than the limit. Only their codes and
+/// the place of the currency checks differ between commands: a command that treats an unknown code
+/// as a malformed field checks the currency first (creation, orders); one that treats it as the
+/// wrong currency checks the amount first (capture, refund, in the contract's order).
+#[derive(Debug, Clone, Copy)]
+pub struct AmountRules {
+    /// `Some`: an unknown currency code is its own refusal, with this code, checked before the
+    /// amount. `None`: it is the wrong currency, checked after the amount.
+    pub unknown_currency: Option<ErrorCode>,
+    /// Not the command's currency; the message ends with that currency.
+    pub other_currency: (ErrorCode, &'static str),
+    /// Zero is a valid amount (the prices, tips and discounts of an order).
+    pub zero_allowed: bool,
+    pub too_small: (ErrorCode, &'static str),
+    /// Above the limit; the message is made from the amount asked and the limit.
+    pub too_large: (ErrorCode, fn(i64, i64) -> String),
+}
+
+/// The money check behind [`RawMoney::check`] and [`Money::check`]. `currency` is the parsed
+/// currency, or the code as given when it is not known to be real yet.
+fn check_amount(
+    amount: i64,
+    currency: Result<Currency, &str>,
+    param: &str,
+    limits: Limits,
+    rules: &AmountRules,
+) -> Result<Money, Rejection> {
+    let currency_param = || format!("{param}.currency");
+    let amount_param = || format!("{param}.amount");
+    let check_currency = || -> Result<Currency, Rejection> {
+        let parsed = match (currency, rules.unknown_currency) {
+            (Ok(currency), _) => Some(currency),
+            (Err(given), None) => Currency::parse(given),
+            (Err(given), Some(code)) => Some(
+                Currency::parse_param(given, &currency_param())
+                    .map_err(|r| Rejection { code, ..r })?,
+            ),
+        };
+        match (parsed, limits.currency) {
+            (Some(parsed), None) => Ok(parsed),
+            (Some(parsed), Some(wanted)) if parsed == wanted => Ok(parsed),
+            _ => {
+                let (code, message) = rules.other_currency;
+                let message = match limits.currency {
+                    Some(wanted) => format!("{message}, {wanted}"),
+                    None => message.to_owned(),
+                };
+                Err(Rejection::param(code, &currency_param(), message))
+            }
+        }
+    };
+    let check_size = || -> Result<(), Rejection> {
+        if amount < 0 || (amount == 0 && !rules.zero_allowed) {
+            let (code, message) = rules.too_small;
+            return Err(Rejection::param(code, &amount_param(), message));
+        }
+        Ok(())
+    };
+    let currency = if rules.unknown_currency.is_some() {
+        let currency = check_currency()?;
+        check_size()?;
+        currency
+    } else {
+        check_size()?;
+        check_currency()?
+    };
+    if let Some(max) = limits.max
+        && amount > max
+    {
+        let (code, message) = rules.too_large;
+        return Err(Rejection::param(
+            code,
+            &amount_param(),
+            message(amount, max),
+        ));
+    }
+    Ok(Money::new(amount, currency))
 }
 
 /// Active ISO 4217 alphabetic codes, sorted for binary search.

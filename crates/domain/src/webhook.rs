@@ -90,6 +90,21 @@ pub fn check_url(url: &str, livemode: bool) -> Result<(), Rejection> {
     }
 }
 
+/// Longest endpoint `description` accepted.
+pub const DESCRIPTION_CHARS_MAX: usize = 500;
+
+/// Checks an endpoint's `description`.
+pub fn check_description(description: Option<&str>) -> Result<(), Rejection> {
+    if description.is_some_and(|d| d.chars().count() > DESCRIPTION_CHARS_MAX) {
+        return Err(Rejection::param(
+            ErrorCode::InvalidParameter,
+            "description",
+            format!("description is at most {DESCRIPTION_CHARS_MAX} characters"),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks `enabled_events`: known event types, or `*`.
 pub fn check_enabled_events(events: &[String]) -> Result<(), Rejection> {
     if events.is_empty() {

@@ -50,11 +50,11 @@
 
 use holdfast_domain::intent::Card;
 use holdfast_domain::intent::{
-    ActionStatus, ActionType, AuthorizationResult, CancellationReason, CaptureRequest,
-    CreateRequest, Ctx, Due, PaymentError, PaymentIntent, RawMoney, ScheduleRequest,
+    ActionStatus, ActionType, AuthorizationResult, CancellationReason, Capture, CaptureRequest,
+    CreateRequest, Ctx, Due, NewIntent, PaymentError, PaymentIntent, RawMoney, ScheduleRequest,
     ScheduledAction, ScheduledKind, Status, Transition, apply_authorization, apply_cancel,
     apply_capture, apply_expiry, apply_expiry_warning, check_authenticate, check_confirm,
-    clear_scheduled_action, create, decide_cancel, decide_capture, set_scheduled_action,
+    clear_scheduled_action, decide_cancel, decide_capture, set_scheduled_action,
 };
 use holdfast_domain::refund::{
     Refund, RefundOutcome, RefundReason, RefundRequest, RefundStatus, decide_refund,
@@ -394,8 +394,20 @@ fn create_request(c: &Creation, with_schedule: bool) -> CreateRequest {
                 amount: None,
             }
         }),
-        expiry_warning_lead_seconds: c.lead,
         ..CreateRequest::default()
+    }
+}
+
+/// What the service brings to a creation: no card (nothing here auto-confirms), the server's
+/// warning lead, and the time.
+fn new_intent(lead: Option<i64>) -> NewIntent {
+    NewIntent {
+        id: "pi_prop".into(),
+        scope: scope(),
+        client_secret_hash: "hash".into(),
+        has_payment_source: false,
+        expiry_warning_lead_seconds: lead,
+        now: T0,
     }
 }
 
@@ -431,13 +443,7 @@ fn kind_of(name: &str) -> Option<ScheduledKind> {
 /// parameter; the case then goes on with the same intent created without it.
 fn open(c: &Creation) -> Result<PaymentIntent, TestCaseError> {
     let expected = expected_creation(c);
-    let created = create(
-        "pi_prop".into(),
-        scope(),
-        "hash".into(),
-        create_request(c, true),
-        T0,
-    );
+    let created = new_intent(c.lead).create(create_request(c, true));
     let intent = match (expected, created) {
         (Ok(()), Ok(t)) => {
             prop_assert_eq!(t.events, vec![EventType::PaymentIntentCreated]);
@@ -446,15 +452,10 @@ fn open(c: &Creation) -> Result<PaymentIntent, TestCaseError> {
         (Err((code, param)), Err(r)) => {
             prop_assert_eq!(r.code, code, "{}", r.message);
             prop_assert_eq!(r.param.as_deref(), Some(param));
-            create(
-                "pi_prop".into(),
-                scope(),
-                "hash".into(),
-                create_request(c, false),
-                T0,
-            )
-            .map_err(|r| TestCaseError::fail(format!("a valid creation was refused: {r}")))?
-            .intent
+            new_intent(c.lead)
+                .create(create_request(c, false))
+                .map_err(|r| TestCaseError::fail(format!("a valid creation was refused: {r}")))?
+                .intent
         }
         (Ok(()), Err(r)) => {
             return Err(TestCaseError::fail(format!(
@@ -495,13 +496,7 @@ fn created() -> impl Strategy<Value = PaymentIntent> {
                 schedule: None,
                 lead: None,
             };
-            match create(
-                "pi_prop".into(),
-                scope(),
-                "hash".into(),
-                create_request(&c, false),
-                T0,
-            ) {
+            match new_intent(c.lead).create(create_request(&c, false)) {
                 Ok(t) => t.intent,
                 Err(r) => panic!("a valid creation was refused: {r}"),
             }
@@ -554,19 +549,12 @@ fn perform(intent: &PaymentIntent, now: Timestamp, ids: &mut u64) -> Result<Work
         Due::ExpiryWarning => (None, apply_expiry_warning(intent, now)),
         Due::Scheduled(action) => match action.kind {
             ScheduledKind::Capture => {
-                let req = CaptureRequest {
-                    amount: action.amount.map(|m| RawMoney {
-                        amount: m.amount,
-                        currency: m.currency.to_string(),
-                    }),
-                    reference: Some(SCHEDULED.into()),
-                    ..CaptureRequest::default()
-                };
-                match decide_capture(intent, &req, now) {
+                let capture = Capture::Scheduled(action.amount);
+                match decide_capture(intent, capture, now) {
                     Ok(money) => (
                         None,
                         Some(with_ctx(now, ids, |ctx| {
-                            apply_capture(intent, money, &req, ctx)
+                            apply_capture(intent, money, capture, ctx)
                         })),
                     ),
                     Err(r) => (Some(r), clear_scheduled_action(intent, now)),

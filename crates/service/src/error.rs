@@ -3,7 +3,7 @@
 //!
 //! Which code and HTTP status each answers with is the http crate's to say (`status_of`), once.
 
-use holdfast_domain::intent::{PaymentError, PaymentIntent};
+use holdfast_domain::intent::{self, PaymentError, PaymentIntent};
 use holdfast_domain::{ErrorCode, Rejection};
 use holdfast_processor::ProcessorError;
 use holdfast_store::StoreError;
@@ -51,11 +51,7 @@ impl ServiceError {
     /// is the caller's, in the request field `token_param`.
     pub(crate) fn from_card_call(e: ProcessorError, token_param: &str) -> ServiceError {
         match e {
-            ProcessorError::InvalidToken => ServiceError::Rejected(Rejection::param(
-                ErrorCode::InvalidPaymentSourceToken,
-                token_param,
-                "unknown payment source token; test mode takes the pm_card_… test tokens",
-            )),
+            ProcessorError::InvalidToken => intent::invalid_payment_source(token_param).into(),
             ProcessorError::Unavailable(reason) => ServiceError::ProcessorUnavailable(reason),
         }
     }

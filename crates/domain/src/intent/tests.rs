@@ -69,8 +69,21 @@ fn request(capture_method: &str) -> CreateRequest {
     }
 }
 
+/// What the service brings to a creation at `T0`: whether the request has a card, and the
+/// server's expiry warning lead.
+fn new_intent(has_payment_source: bool, lead: Option<i64>) -> NewIntent {
+    NewIntent {
+        id: "pi_test".into(),
+        scope: scope(),
+        client_secret_hash: "hash".into(),
+        has_payment_source,
+        expiry_warning_lead_seconds: lead,
+        now: T0,
+    }
+}
+
 fn try_create(req: CreateRequest) -> Result<Transition, Rejection> {
-    create("pi_test".into(), scope(), "hash".into(), req, T0)
+    new_intent(false, None).create(req)
 }
 
 fn create_with(capture_method: &str) -> PaymentIntent {
@@ -644,11 +657,13 @@ fn manual_capture_refuses_auto_confirm() {
     for has_payment_source in [true, false] {
         let req = CreateRequest {
             auto_confirm: true,
-            has_payment_source,
             ..request("manual")
         };
+        let r = new_intent(has_payment_source, None)
+            .create(req)
+            .expect_err("refused");
         assert_eq!(
-            rejected(req),
+            (r.code, r.param),
             at(
                 ErrorCode::ManualCaptureNotAllowedWithAutoConfirm,
                 "auto_confirm"
@@ -656,14 +671,18 @@ fn manual_capture_refuses_auto_confirm() {
         );
     }
     // Automatic capture may auto-confirm, given a card to charge.
-    let auto = |has_payment_source| CreateRequest {
-        auto_confirm: true,
-        has_payment_source,
-        ..request("automatic")
+    let auto = |has_payment_source| {
+        let req = CreateRequest {
+            auto_confirm: true,
+            ..request("automatic")
+        };
+        new_intent(has_payment_source, None)
+            .create(req)
+            .map_err(|r| (r.code, r.param))
     };
-    assert!(try_create(auto(true)).is_ok());
+    assert!(auto(true).is_ok());
     assert_eq!(
-        rejected(auto(false)),
+        auto(false).expect_err("refused"),
         at(ErrorCode::MissingParameter, "payment_source_token")
     );
 }
@@ -995,7 +1014,6 @@ fn schedule_req(kind: &str, at: Option<Timestamp>, amount: Option<RawMoney>) -> 
 /// warning lead and this create-time scheduled action (type, offset before the deadline).
 fn hold_with(lead: Option<i64>, at_creation: Option<(&str, i64)>) -> PaymentIntent {
     let req = CreateRequest {
-        expiry_warning_lead_seconds: lead,
         scheduled_action: at_creation.map(|(kind, offset)| ScheduleRequest {
             kind: kind.into(),
             at: None,
@@ -1004,7 +1022,10 @@ fn hold_with(lead: Option<i64>, at_creation: Option<(&str, i64)>) -> PaymentInte
         }),
         ..request("manual")
     };
-    let created = try_create(req).expect("a valid request").intent;
+    let created = new_intent(false, lead)
+        .create(req)
+        .expect("a valid request")
+        .intent;
     authorize(&created, authorized(DEADLINE, false), AUTHORIZED_AT).intent
 }
 
@@ -1187,8 +1208,7 @@ fn creation_time_deadlines_resolve_when_the_hold_is_placed() {
     );
 
     // A decline places no hold: nothing resolves and nothing is due.
-    let created = try_create(CreateRequest {
-        expiry_warning_lead_seconds: Some(HOUR),
+    let req = CreateRequest {
         scheduled_action: Some(ScheduleRequest {
             kind: "void".into(),
             at: None,
@@ -1196,9 +1216,11 @@ fn creation_time_deadlines_resolve_when_the_hold_is_placed() {
             amount: None,
         }),
         ..request("manual")
-    })
-    .expect("a valid request")
-    .intent;
+    };
+    let created = new_intent(false, Some(HOUR))
+        .create(req)
+        .expect("a valid request")
+        .intent;
     let declined = authorize(&created, declined(), AUTHORIZED_AT).intent;
     assert_eq!(declined.expiry_warning_at, None);
     assert_eq!(declined.scheduled_action.and_then(|s| s.at), None);
