@@ -1036,4 +1036,4 @@ pub use crate::schedule::{
 };
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

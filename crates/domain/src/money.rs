@@ -246,4 +246,112 @@ mod tests {
             assert_eq!(Currency::parse(bad), None, "{bad}");
         }
     }
+
+    fn raw(amount: i64, currency: &str) -> RawMoney {
+        RawMoney {
+            amount,
+            currency: currency.into(),
+        }
+    }
+
+    fn usd() -> Currency {
+        Currency::parse("USD").expect("USD")
+    }
+
+    /// Checks the currency first (an unknown code is a malformed field) and allows zero.
+    const CURRENCY_FIRST: AmountRules = AmountRules {
+        unknown_currency: Some(ErrorCode::InvalidParameter),
+        other_currency: (ErrorCode::OrderCurrencyMismatch, "in the order's currency"),
+        zero_allowed: true,
+        too_small: (ErrorCode::InvalidParameter, "zero or more"),
+        too_large: (ErrorCode::OrderAmountMismatch, |amount, max| {
+            format!("{amount} > {max}")
+        }),
+    };
+
+    /// Checks the amount first (an unknown code is the wrong currency), above zero.
+    const AMOUNT_FIRST: AmountRules = AmountRules {
+        unknown_currency: None,
+        other_currency: (ErrorCode::CaptureCurrencyMismatch, "in the hold's currency"),
+        zero_allowed: false,
+        too_small: (ErrorCode::InvalidCaptureAmount, "above zero"),
+        too_large: (ErrorCode::CaptureAmountExceedsAuthorized, |amount, max| {
+            format!("{amount} > {max}")
+        }),
+    };
+
+    #[test]
+    fn the_money_check_answers_each_rule_with_the_codes_it_is_given_in_its_order() {
+        use ErrorCode as E;
+        let limits = Limits {
+            currency: Some(usd()),
+            max: Some(100),
+        };
+        let code = |m: RawMoney, rules: &AmountRules| {
+            m.check("amount_money", limits, rules)
+                .map_err(|r| (r.code, r.param.unwrap_or_default()))
+        };
+        let at = |code: E, field: &str| Err((code, format!("amount_money.{field}")));
+        #[rustfmt::skip]
+        let rows = [
+            // The currency first: an unknown code, then another currency, then the size.
+            (raw(-1, "usd"), &CURRENCY_FIRST, at(E::InvalidParameter, "currency")),
+            (raw(-1, "EUR"), &CURRENCY_FIRST, at(E::OrderCurrencyMismatch, "currency")),
+            (raw(-1, "USD"), &CURRENCY_FIRST, at(E::InvalidParameter, "amount")),
+            (raw(0, "USD"), &CURRENCY_FIRST, Ok(Money::new(0, usd()))),
+            (raw(101, "USD"), &CURRENCY_FIRST, at(E::OrderAmountMismatch, "amount")),
+            // The amount first: zero and below whatever the currency, then the currency (an
+            // unknown code is just another one), then the limit.
+            (raw(0, "usd"), &AMOUNT_FIRST, at(E::InvalidCaptureAmount, "amount")),
+            (raw(-1, "EUR"), &AMOUNT_FIRST, at(E::InvalidCaptureAmount, "amount")),
+            (raw(101, "usd"), &AMOUNT_FIRST, at(E::CaptureCurrencyMismatch, "currency")),
+            (raw(101, "EUR"), &AMOUNT_FIRST, at(E::CaptureCurrencyMismatch, "currency")),
+            (raw(101, "USD"), &AMOUNT_FIRST, at(E::CaptureAmountExceedsAuthorized, "amount")),
+            (raw(100, "USD"), &AMOUNT_FIRST, Ok(Money::new(100, usd()))),
+            (raw(1, "USD"), &AMOUNT_FIRST, Ok(Money::new(1, usd()))),
+        ];
+        for (m, rules, expect) in rows {
+            assert_eq!(code(m.clone(), rules), expect, "{m:?}");
+        }
+    }
+
+    #[test]
+    fn money_already_checked_goes_through_the_same_check() {
+        let hold = |max| Limits {
+            currency: Some(usd()),
+            max: Some(max),
+        };
+        let m = Money::new(100, usd());
+        assert_eq!(m.check("amount_money", hold(100), &AMOUNT_FIRST), Ok(m));
+        let r = m
+            .check("amount_money", hold(99), &AMOUNT_FIRST)
+            .expect_err("over the limit");
+        assert_eq!(r.code, ErrorCode::CaptureAmountExceedsAuthorized);
+        let yen = Money::new(100, Currency::parse("JPY").expect("JPY"));
+        let r = yen
+            .check("amount_money", hold(100), &AMOUNT_FIRST)
+            .expect_err("another currency");
+        assert_eq!(r.code, ErrorCode::CaptureCurrencyMismatch);
+    }
+
+    #[test]
+    fn any_currency_is_any_real_one() {
+        let any = Limits {
+            currency: None,
+            max: None,
+        };
+        assert_eq!(
+            raw(5, "JPY").check("amount_money", any, &CURRENCY_FIRST),
+            Ok(Money::new(5, Currency::parse("JPY").expect("JPY")))
+        );
+        let r = raw(5, "XYZ")
+            .check("amount_money", any, &CURRENCY_FIRST)
+            .expect_err("not a currency");
+        assert_eq!(
+            (r.code, r.param.as_deref()),
+            (ErrorCode::InvalidParameter, Some("amount_money.currency"))
+        );
+        assert_eq!(raw(5, "XYZ").money(), None);
+        assert_eq!(raw(5, "USD").money(), Some(Money::new(5, usd())));
+    }
 }

@@ -999,3 +999,6 @@ fn link_intent(order: &Order, intent_id: &str, now: Timestamp) -> Order {
     next.payment_intent_ids.push(intent_id.to_owned());
     next
 }
+
+#[cfg(test)]
+mod tests;
