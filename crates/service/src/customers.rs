@@ -41,7 +41,7 @@ impl Holdfast {
         let (card, processor_token) = processor
             .inspect(&token)
             .await
-            .map_err(|e| ServiceError::from_processor(e, "payment_source_token"))?;
+            .map_err(|e| ServiceError::from_card_call(e, "payment_source_token"))?;
         let method = SavedPaymentMethod {
             id: new_id("pm"),
             scope: ctx.scope.clone(),

@@ -29,7 +29,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use deadlines::Outcome;
 pub use error::ServiceError;
 pub use idempotency::{Decision, IdempotencyKey, Reply};
-pub use intents::{ConfirmCommand, CreateIntentCommand, CreatedIntent};
+pub use intents::{ConfirmCommand, CreateIntentCommand, CreatedIntent, IntentQuery};
 pub use keys::{Caller, NewMerchant};
 pub use orders::PayCommand;
 

@@ -208,9 +208,9 @@ impl Holdfast {
 }
 
 fn contended() -> ServiceError {
-    ServiceError::Store(StoreError::Unavailable(
+    ServiceError::Contended(
         "too much contention on this payment intent; retry with the same Idempotency-Key".into(),
-    ))
+    )
 }
 
 /// Waits a little before another try at a contended commit: 1 ms doubling to 64 ms, jittered.

@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Response};
 use holdfast_domain::intent::{
     CaptureMethod, CaptureRequest, CreateRequest, ScheduleRequest, Status,
 };
-use holdfast_service::{Caller, ConfirmCommand, CreateIntentCommand, CreatedIntent};
-use holdfast_store::{IntentFilter, IntentOrder};
+use holdfast_service::{Caller, ConfirmCommand, CreateIntentCommand, CreatedIntent, IntentQuery};
+use holdfast_store::IntentOrder;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -68,7 +68,6 @@ async fn create_payment_intent(
             payment_method_types: body.payment_method_types,
             capture_method: body.capture_method,
             auto_confirm: body.auto_confirm,
-            has_payment_source: body.payment_source_token.is_some(),
             description: body.description,
             reference: body.reference,
             metadata: body.metadata,
@@ -81,8 +80,6 @@ async fn create_payment_intent(
                 offset_before_expiry_seconds: Some(s.offset_before_expiry_seconds),
                 amount: None,
             }),
-            // The service applies the server's configured lead.
-            expiry_warning_lead_seconds: None,
         },
         payment_source_token: body.payment_source_token,
     };
@@ -182,17 +179,16 @@ async fn list_payment_intents(
         .unwrap_or_default();
     let page = page_request(&mut query)?;
     query.finish()?;
-    let filter = IntentFilter {
+    let query = IntentQuery {
         status,
         capture_method,
         created_after,
         created_before,
         expires_before,
         order,
-        now: state.app.now(),
         page,
     };
-    let page = state.app.list_intents(scope, filter).await?;
+    let page = state.app.list_intents(scope, query).await?;
     Ok(Json(List {
         data: page.data.iter().map(intent_out).collect(),
         has_more: page.has_more,
