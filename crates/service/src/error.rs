@@ -56,7 +56,12 @@ impl ServiceError {
                 token_param,
                 "unknown payment source token; test mode takes the pm_card_… test tokens",
             )),
-            ProcessorError::Unavailable(reason) => ServiceError::ProcessorUnavailable(reason),
+            ProcessorError::Unavailable { reason, .. } => {
+                ServiceError::ProcessorUnavailable(reason)
+            }
+            ProcessorError::Refused { code, message } => {
+                ServiceError::ProcessorUnavailable(format!("{code}: {message}"))
+            }
         }
     }
 }

@@ -9,7 +9,11 @@ use holdfast_domain::intent::{
     self, CaptureRequest, CreateRequest, Ctx, PaymentIntent, RawMoney, Transition,
 };
 use holdfast_domain::{ErrorCode, Rejection, Scope, Timestamp};
-use holdfast_processor::{AuthenticateCall, AuthorizeCall, CaptureCall, VoidCall};
+use holdfast_processor::to_domain;
+use holdfast_processor::{
+    AuthenticateCall, AuthorizationPurpose, AuthorizeCall, CaptureCall, CaptureMode, PaymentSource,
+    VoidCall,
+};
 use holdfast_store::{EventFilter, IntentFilter, Page, UnitOfWork};
 
 use crate::ids::{new_id, random_base62, sha256_hex};
@@ -256,15 +260,24 @@ impl Holdfast {
         attempt: u32,
     ) -> Result<Transition, ServiceError> {
         let processor = self.processor(&ctx.scope)?;
+        let source = match payment_method_id {
+            Some(_) => PaymentSource::Saved(token),
+            None => PaymentSource::Token(token),
+        };
         let result = processor
             .authorize(AuthorizeCall {
                 idempotency_key: authorize_key(ctx, current, attempt),
-                token,
+                reference: None,
+                source,
                 amount: current.amount,
-                capture: current.capture_method == intent::CaptureMethod::Automatic,
+                capture: capture_mode(current),
+                purpose: AuthorizationPurpose::Initial,
+                return_url: None,
+                payment_intent_id: current.id.clone(),
                 now,
             })
             .await
+            .and_then(|outcome| to_domain::authorization_result(outcome, now))
             .map_err(|e| ServiceError::from_processor(e, "payment_source_token"))?;
         Ok(self.apply(ctx, now, |c| {
             intent::apply_authorization(current, result, payment_method_id, c)
@@ -283,15 +296,16 @@ impl Holdfast {
         intent::check_authenticate(&current)?;
         let processor = self.processor(&ctx.scope)?;
         let result = processor
-            .authenticate(AuthenticateCall {
+            .authentication_result(AuthenticateCall {
                 idempotency_key: format!("{}:authenticate:{}", current.id, current.version),
-                processor_ref: current.processor_ref.clone().unwrap_or_default(),
+                reference: current.processor_ref.clone().unwrap_or_default(),
                 amount: current.amount,
-                capture: current.capture_method == intent::CaptureMethod::Automatic,
-                succeeded,
+                capture: capture_mode(&current),
+                simulated_success: Some(succeeded),
                 now,
             })
             .await
+            .and_then(|outcome| to_domain::authorization_result(outcome, now))
             .map_err(|e| ServiceError::from_processor(e, "payment_source_token"))?;
         let transition = self.apply(ctx, now, |c| {
             intent::apply_authorization(&current, result, None, c)
@@ -325,10 +339,12 @@ impl Holdfast {
         processor
             .capture(CaptureCall {
                 idempotency_key: format!("{}:capture", current.id),
-                processor_ref: current.processor_ref.clone().unwrap_or_default(),
+                reference: current.processor_ref.clone().unwrap_or_default(),
                 amount,
+                final_capture: true,
             })
             .await
+            .and_then(to_domain::carried_out)
             .map_err(|e| ServiceError::from_processor(e, "payment_source_token"))?;
         let transition = self.apply(ctx, now, |c| {
             intent::apply_capture(current, amount, &req, c)
@@ -364,9 +380,11 @@ impl Holdfast {
             processor
                 .void(VoidCall {
                     idempotency_key: format!("{}:void", current.id),
-                    processor_ref: current.processor_ref.clone().unwrap_or_default(),
+                    reference: current.processor_ref.clone().unwrap_or_default(),
+                    reason: to_domain::void_reason(plan.reason),
                 })
                 .await
+                .and_then(to_domain::carried_out)
                 .map_err(|e| ServiceError::from_processor(e, "payment_source_token"))?;
         }
         let transition = self.apply(ctx, now, |c| intent::apply_cancel(current, &plan, c));
@@ -469,6 +487,13 @@ fn declined(transition: &Transition) -> Result<(), ServiceError> {
             error: error.clone(),
         }),
         _ => Ok(()),
+    }
+}
+
+fn capture_mode(intent: &PaymentIntent) -> CaptureMode {
+    match intent.capture_method {
+        intent::CaptureMethod::Automatic => CaptureMode::Automatic,
+        intent::CaptureMethod::Manual => CaptureMode::Manual,
     }
 }
 

@@ -11,7 +11,7 @@ use holdfast_domain::event::{Event, EventObject};
 use holdfast_domain::intent::{CaptureRequest, PaymentIntent, RawMoney, Status, Transition};
 use holdfast_domain::order::{self, CreateOrder, Order, OrderTransition, PayShare, UpdateOrder};
 use holdfast_domain::{ErrorCode, Money, Rejection, Scope, Timestamp};
-use holdfast_processor::{RefundCall, VoidCall};
+use holdfast_processor::{RefundCall, VoidCall, to_domain};
 use holdfast_store::{OrderFilter, Page, StoreError, UnitOfWork};
 
 use crate::ids::new_id;
@@ -334,18 +334,22 @@ impl Holdfast {
                 processor
                     .refund(RefundCall {
                         idempotency_key: key,
-                        processor_ref,
+                        reference: processor_ref,
                         amount: t.intent.amount,
                     })
                     .await
+                    .and_then(to_domain::carried_out)
                     .map(|_| ())
             } else {
                 processor
                     .void(VoidCall {
                         idempotency_key: key,
-                        processor_ref,
+                        reference: processor_ref,
+                        reason: None,
                     })
                     .await
+                    .and_then(to_domain::carried_out)
+                    .map(|_| ())
             };
             if let Err(e) = released {
                 tracing::error!(payment_intent = %t.intent.id, error = %e, "releasing a payment of a failed order pay failed");
