@@ -12,6 +12,7 @@
 
 mod sandbox;
 mod secret;
+pub mod stripe;
 pub mod to_domain;
 
 use std::time::Duration;
