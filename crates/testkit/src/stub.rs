@@ -710,6 +710,21 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // Stripe finishes a request whose client hung up; so does the stub (a dropped connection
+    // would otherwise cancel the handler mid-way).
+    match tokio::spawn(serve(state, method, uri, headers, body)).await {
+        Ok(response) => response,
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+async fn serve(
+    state: Arc<Mutex<State>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let lock = || state.lock().unwrap_or_else(|e| e.into_inner());
     let Some((operation, id)) = route(&method, uri.path()) else {
         return respond(
