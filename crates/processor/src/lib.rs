@@ -337,6 +337,7 @@ pub struct PaymentView {
     pub status: PaymentStatus,
     /// The payment's amount as created (or incremented).
     pub amount: i64,
+    /// ISO 4217, upper case.
     pub currency: String,
     pub authorized: Option<i64>,
     pub capturable: Option<i64>,

@@ -476,6 +476,31 @@ async fn signed_webhooks_from_the_stub_verify_with_the_connector() {
     assert_eq!(parsed.data.object.id, hold.reference);
     assert_eq!(parsed.data.object.object, "payment_intent");
 
+    // Charge and dispute events name their PaymentIntent.
+    let dispute = stub
+        .dispute(&hold.reference, 5_000, "fraudulent")
+        .expect("a dispute");
+    let event = stub.event("charge.dispute.created", dispute);
+    assert_eq!(stub.deliver(&url, &["whsec_current"], &event).await, 200);
+    let (_, body) = received
+        .lock()
+        .expect("the sink")
+        .pop()
+        .expect("a delivery");
+    let parsed = webhook::parse_event(&body).expect("an event");
+    assert_eq!(parsed.kind, "charge.dispute.created");
+    assert_eq!(parsed.data.object.object, "dispute");
+    assert_eq!(
+        parsed.data.object.payment_intent.as_deref(),
+        Some(hold.reference.as_str())
+    );
+    let charge = stub.charge(&hold.reference).expect("a charge");
+    assert_eq!(charge["object"], "charge");
+    assert_eq!(
+        charge["payment_method_details"]["card"]["capture_before"],
+        stub.now() + 7 * 86_400
+    );
+
     // The testkit's signer and the connector's agree byte for byte.
     let payload = br#"{"id":"evt_1","object":"event"}"#;
     assert_eq!(

@@ -414,6 +414,37 @@ impl StripeStub {
             .map(|i| render(i, &["latest_charge".into(), "payment_method".into()]))
     }
 
+    /// The latest charge of a PaymentIntent, as `charge.*` events carry it (`charge.expired`,
+    /// `charge.refunded`).
+    pub fn charge(&self, payment_intent: &str) -> Option<Value> {
+        let state = self.lock();
+        let intent = state.intents.get(payment_intent)?;
+        intent
+            .latest_charge
+            .as_ref()
+            .map(|charge| render_charge(intent, charge))
+    }
+
+    /// A dispute on a PaymentIntent's charge, as `charge.dispute.created` carries it.
+    pub fn dispute(&self, payment_intent: &str, amount: i64, reason: &str) -> Option<Value> {
+        let mut state = self.lock();
+        let id = state.next_id("dp");
+        let now = state.now;
+        let intent = state.intents.get(payment_intent)?;
+        let charge = intent.latest_charge.as_ref()?;
+        Some(json!({
+            "id": id,
+            "object": "dispute",
+            "amount": amount,
+            "charge": charge.id,
+            "created": now,
+            "currency": intent.currency,
+            "payment_intent": intent.id,
+            "reason": reason,
+            "status": "needs_response",
+        }))
+    }
+
     /// How many PaymentIntents exist.
     pub fn payment_intent_count(&self) -> usize {
         self.lock().intents.len()

@@ -510,7 +510,8 @@ pub fn payment_view(pi: &PaymentIntent) -> Result<PaymentView, ProcessorError> {
         reference: pi.id.clone(),
         status,
         amount: pi.amount,
-        currency: pi.currency.clone(),
+        // Stripe spells currencies in lower case; Holdfast in ISO 4217's upper case.
+        currency: pi.currency.to_ascii_uppercase(),
         authorized: authorized(pi),
         capturable: pi.amount_capturable,
         captured: received(pi),
