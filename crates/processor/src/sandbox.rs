@@ -640,3 +640,119 @@ impl Processor for Sandbox {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use holdfast_domain::{Currency, Money};
+
+    fn usd(amount: i64) -> Money {
+        Money::new(amount, Currency::parse("USD").expect("USD"))
+    }
+
+    fn call(key: &str, token: &str) -> AuthorizeCall {
+        AuthorizeCall {
+            idempotency_key: key.into(),
+            reference: None,
+            source: crate::PaymentSource::Token(token.into()),
+            amount: usd(1_000),
+            capture: CaptureMode::Manual,
+            purpose: AuthorizationPurpose::Initial,
+            return_url: None,
+            payment_intent_id: key.split(':').next().unwrap_or(key).into(),
+            now: Timestamp(1_000),
+        }
+    }
+
+    #[tokio::test]
+    async fn every_test_card_shows_its_brand_and_last_four() {
+        let sandbox = Sandbox::new();
+        for card in CARDS {
+            let info = sandbox.inspect(card.token).await.expect("a test card");
+            assert_eq!(info.card.brand, card.brand);
+            assert_eq!(info.card.last_four, card.last_four);
+            assert_eq!(info.processor_token, card.token);
+        }
+        assert_eq!(
+            sandbox.inspect("pm_card_unknown").await,
+            Err(ProcessorError::InvalidToken)
+        );
+    }
+
+    #[tokio::test]
+    async fn holds_keep_todays_reference_and_window() {
+        let sandbox = Sandbox::new();
+        let hold = sandbox
+            .authorize(call("pi_a:authorize:1:req_1:0", "pm_card_visa"))
+            .await
+            .expect("an answer")
+            .approved()
+            .expect("a hold");
+        assert_eq!(hold.reference, "sandbox:pm_card_visa:pi_a");
+        assert_eq!(hold.capture_before, Some(Timestamp(1_000 + HOLD_SECONDS)));
+        assert_eq!(HOLD_SECONDS, 7 * 86_400 - 1);
+    }
+
+    #[tokio::test]
+    async fn refunds_of_the_refund_failing_card_are_declined_and_change_nothing() {
+        let sandbox = Sandbox::new();
+        let hold = sandbox
+            .authorize(call("pi_r:authorize", "pm_card_refundFails"))
+            .await
+            .expect("an answer")
+            .approved()
+            .expect("a hold");
+        let refund = sandbox
+            .refund(RefundCall {
+                idempotency_key: "re_1".into(),
+                reference: hold.reference.clone(),
+                amount: usd(500),
+            })
+            .await
+            .expect("an answer");
+        let Outcome::Declined(decline) = refund else {
+            panic!("expected a decline, got {refund:?}");
+        };
+        assert_eq!(decline.kind, DeclineKind::Refund);
+        assert_eq!(
+            decline.message,
+            "The card issuer declined the refund; the amount stays refundable."
+        );
+        let view = sandbox
+            .retrieve(RetrieveCall {
+                reference: hold.reference,
+            })
+            .await
+            .expect("remembered");
+        assert_eq!(view.refunded, Some(0));
+    }
+
+    #[tokio::test]
+    async fn the_record_forgets_the_oldest_payments_first() {
+        let sandbox = Sandbox::new();
+        for i in 0..=RECORD_MAX {
+            sandbox
+                .authorize(call(&format!("pi_{i}:authorize"), "pm_card_visa"))
+                .await
+                .expect("an answer");
+        }
+        let oldest = sandbox
+            .retrieve(RetrieveCall {
+                reference: "sandbox:pm_card_visa:pi_0".into(),
+            })
+            .await;
+        assert!(
+            matches!(oldest, Err(ProcessorError::Refused { ref code, .. }) if code == "resource_missing")
+        );
+        let newest = sandbox
+            .retrieve(RetrieveCall {
+                reference: format!("sandbox:pm_card_visa:pi_{RECORD_MAX}"),
+            })
+            .await
+            .expect("remembered");
+        assert_eq!(newest.status, PaymentStatus::Authorized);
+        let record = sandbox.record.lock().expect("the record");
+        assert_eq!(record.payments.map.len(), RECORD_MAX);
+        assert_eq!(record.answers.map.len(), RECORD_MAX);
+    }
+}
