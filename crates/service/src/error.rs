@@ -52,7 +52,7 @@ impl ServiceError {
     pub(crate) fn from_card_call(e: ProcessorError, token_param: &str) -> ServiceError {
         match e {
             ProcessorError::InvalidToken => intent::invalid_payment_source(token_param).into(),
-            ProcessorError::Unavailable(reason) => ServiceError::ProcessorUnavailable(reason),
+            other => ServiceError::from_payment_call(other),
         }
     }
 
@@ -64,7 +64,12 @@ impl ServiceError {
             ProcessorError::InvalidToken => ServiceError::ProcessorUnavailable(
                 "the processor does not know this payment's reference".into(),
             ),
-            ProcessorError::Unavailable(reason) => ServiceError::ProcessorUnavailable(reason),
+            ProcessorError::Unavailable { reason, .. } => {
+                ServiceError::ProcessorUnavailable(reason)
+            }
+            ProcessorError::Refused { code, message } => {
+                ServiceError::ProcessorUnavailable(format!("{code}: {message}"))
+            }
         }
     }
 }

@@ -11,7 +11,10 @@ use holdfast_domain::intent::{
 };
 use holdfast_domain::order;
 use holdfast_domain::{ErrorCode, Money, Rejection, Scope, Timestamp};
-use holdfast_processor::{AuthenticateCall, AuthorizeCall, CaptureCall, VoidCall};
+use holdfast_processor::{
+    AuthenticateCall, AuthorizationPurpose, AuthorizeCall, CaptureCall, CaptureMode, VoidCall,
+    to_domain,
+};
 use holdfast_store::{EventFilter, IntentFilter, IntentOrder, Page, PageRequest, UnitOfWork};
 
 pub use holdfast_domain::intent::ConfirmCommand;
@@ -217,12 +220,20 @@ impl Holdfast {
                         attempt,
                     },
                 ),
-                token: source.token.clone(),
+                reference: None,
+                source: match source.payment_method_id {
+                    Some(_) => holdfast_processor::PaymentSource::Saved(source.token.clone()),
+                    None => holdfast_processor::PaymentSource::Token(source.token.clone()),
+                },
                 amount: current.amount,
-                capture: current.capture_method == CaptureMethod::Automatic,
+                capture: capture_mode(current),
+                purpose: AuthorizationPurpose::Initial,
+                return_url: None,
+                payment_intent_id: current.id.clone(),
                 now,
             })
             .await
+            .and_then(|outcome| to_domain::authorization_result(outcome, now))
             .map_err(|e| ServiceError::from_card_call(e, &source.param))?;
         let payment_method_id = source.payment_method_id.clone();
         Ok(self.apply(ctx, now, |c| {
@@ -242,15 +253,16 @@ impl Holdfast {
         intent::check_authenticate(&current)?;
         let processor = self.processor(&ctx.scope)?;
         let result = processor
-            .authenticate(AuthenticateCall {
+            .authentication_result(AuthenticateCall {
                 idempotency_key: processor_key(&current, Call::Authenticate),
-                processor_ref: current.processor_ref.clone().unwrap_or_default(),
+                reference: current.processor_ref.clone().unwrap_or_default(),
                 amount: current.amount,
-                capture: current.capture_method == CaptureMethod::Automatic,
-                succeeded,
+                capture: capture_mode(&current),
+                simulated_success: Some(succeeded),
                 now,
             })
             .await
+            .and_then(|outcome| to_domain::authorization_result(outcome, now))
             .map_err(ServiceError::from_payment_call)?;
         let transition = self.apply(ctx, now, |c| {
             intent::apply_authorization(&current, result, None, c)
@@ -297,10 +309,12 @@ impl Holdfast {
         processor
             .capture(CaptureCall {
                 idempotency_key: processor_key(current, Call::Capture),
-                processor_ref: current.processor_ref.clone().unwrap_or_default(),
+                reference: current.processor_ref.clone().unwrap_or_default(),
                 amount,
+                final_capture: true,
             })
             .await
+            .and_then(to_domain::carried_out)
             .map_err(ServiceError::from_payment_call)?;
         let transition = self.apply(ctx, now, |c| {
             intent::apply_capture(current, amount, capture, c)
@@ -336,9 +350,11 @@ impl Holdfast {
             processor
                 .void(VoidCall {
                     idempotency_key: processor_key(current, Call::Void),
-                    processor_ref: current.processor_ref.clone().unwrap_or_default(),
+                    reference: current.processor_ref.clone().unwrap_or_default(),
+                    reason: to_domain::void_reason(plan.reason),
                 })
                 .await
+                .and_then(to_domain::carried_out)
                 .map_err(ServiceError::from_payment_call)?;
         }
         let transition = self.apply(ctx, now, |c| intent::apply_cancel(current, &plan, c));
@@ -492,5 +508,12 @@ pub(crate) fn processor_key(intent: &PaymentIntent, call: Call<'_>) -> String {
         Call::Authenticate => format!("{}:authenticate:{}", intent.id, intent.version),
         Call::Capture => format!("{}:capture", intent.id),
         Call::Void => format!("{}:void", intent.id),
+    }
+}
+
+fn capture_mode(intent: &PaymentIntent) -> CaptureMode {
+    match intent.capture_method {
+        CaptureMethod::Automatic => CaptureMode::Automatic,
+        CaptureMethod::Manual => CaptureMode::Manual,
     }
 }

@@ -13,7 +13,7 @@ use holdfast_domain::order::{
     self, CreateOrder, Order, OrderCapture, OrderTransition, PayShare, PayStep, UpdateOrder,
 };
 use holdfast_domain::{ErrorCode, Scope, Timestamp};
-use holdfast_processor::{RefundCall, VoidCall};
+use holdfast_processor::{RefundCall, VoidCall, to_domain};
 use holdfast_store::{OrderFilter, Page, StoreError, UnitOfWork};
 
 pub use holdfast_domain::order::PayCommand;
@@ -282,18 +282,22 @@ impl Holdfast {
                 processor
                     .refund(RefundCall {
                         idempotency_key: key,
-                        processor_ref,
+                        reference: processor_ref,
                         amount: t.intent.amount,
                     })
                     .await
+                    .and_then(to_domain::carried_out)
                     .map(|_| ())
             } else {
                 processor
                     .void(VoidCall {
                         idempotency_key: key,
-                        processor_ref,
+                        reference: processor_ref,
+                        reason: None,
                     })
                     .await
+                    .and_then(to_domain::carried_out)
+                    .map(|_| ())
             };
             if let Err(e) = released {
                 tracing::error!(payment_intent = %t.intent.id, error = %e, "releasing a payment of a failed order pay failed");
