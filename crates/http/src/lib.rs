@@ -31,8 +31,9 @@ pub struct AppState {
 /// The whole API, shared by `holdfast serve` and the tests.
 ///
 /// The guard rails wrap each API route (`route_layer`), after routing, so that they know which
-/// route a request is for. The health routes are merged in after them: a load balancer's probe
-/// must get through an overloaded or rate-limited process. Unknown routes answer 404 without them.
+/// route a request is for. The health routes and `/openapi.json` are merged in after them: a load
+/// balancer's probe must get through an overloaded or rate-limited process. Unknown routes answer
+/// 404 without them.
 pub fn router(app: Arc<Holdfast>, limits: Limits) -> Router {
     let state = AppState { app };
     let guard = Arc::new(limits::Guard::new(limits));
@@ -42,6 +43,7 @@ pub fn router(app: Arc<Holdfast>, limits: Limits) -> Router {
             limits::middleware,
         ))
         .merge(Router::<AppState>::from(routes::open()))
+        .merge(Router::<AppState>::from(openapi::router()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -15,7 +15,7 @@ use crate::dto::{
 };
 use crate::error::ApiError;
 use crate::extract::{Auth, Mutation, Query};
-use crate::openapi::errors;
+use crate::openapi::error_responses::errors;
 use crate::respond::{data, list, render};
 
 const TAG: &str = "Test clocks";

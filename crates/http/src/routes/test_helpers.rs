@@ -12,7 +12,7 @@ use crate::AppState;
 use crate::dto::{AuthenticateBody, Data, IdempotencyKeyHeader, PaymentIntentOut};
 use crate::error::ApiError;
 use crate::extract::Mutation;
-use crate::openapi::errors;
+use crate::openapi::error_responses::errors;
 use crate::respond::render;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
