@@ -48,13 +48,9 @@ async fn create_customer(
         name: m.body.name,
         metadata: m.body.metadata,
     };
-    Ok(state
-        .run(
-            &ctx,
-            || state.app.create_customer(&ctx, req.clone()),
-            render(StatusCode::CREATED, |c: &Customer| CustomerOut::from(c)),
-        )
-        .await)
+    let decide = || state.app.create_customer(&ctx, req.clone());
+    let answer = render(StatusCode::CREATED, |c: &Customer| CustomerOut::from(c));
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(CreateCustomerErrors: READ BODY IDEMPOTENT);
@@ -103,15 +99,11 @@ async fn save_payment_method(
 ) -> Result<Response, ApiError> {
     let ctx = m.ctx(m.auth.key_only()?);
     let token = m.body.payment_source_token;
-    Ok(state
-        .run(
-            &ctx,
-            || state.app.save_payment_method(&ctx, &id, token.clone()),
-            render(StatusCode::CREATED, |m: &SavedPaymentMethod| {
-                PaymentMethodOut::from(m)
-            }),
-        )
-        .await)
+    let decide = || state.app.save_payment_method(&ctx, &id, token.clone());
+    let answer = render(StatusCode::CREATED, |m: &SavedPaymentMethod| {
+        PaymentMethodOut::from(m)
+    });
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(SavePaymentMethodErrors: READ BODY IDEMPOTENT PROCESSOR;

@@ -88,13 +88,9 @@ async fn create_order(
         reference: body.reference,
         metadata: body.metadata,
     };
-    Ok(state
-        .run(
-            &ctx,
-            || state.app.create_order(&ctx, req.clone()),
-            render(StatusCode::CREATED, order_out),
-        )
-        .await)
+    let decide = || state.app.create_order(&ctx, req.clone());
+    let answer = render(StatusCode::CREATED, order_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(CreateOrderErrors: READ BODY IDEMPOTENT; OrderCurrencyMismatch);
@@ -182,13 +178,9 @@ async fn update_order(
         reference: body.reference,
         metadata: body.metadata,
     };
-    Ok(state
-        .run(
-            &ctx,
-            || state.app.update_order(&ctx, &id, req.clone()),
-            render(StatusCode::OK, order_out),
-        )
-        .await)
+    let decide = || state.app.update_order(&ctx, &id, req.clone());
+    let answer = render(StatusCode::OK, order_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(UpdateOrderErrors: READ BODY IDEMPOTENT;
@@ -214,13 +206,9 @@ async fn cancel_order(
     m: Mutation<EmptyBody>,
 ) -> Result<Response, ApiError> {
     let ctx = m.ctx(m.auth.key_only()?);
-    Ok(state
-        .run(
-            &ctx,
-            || state.app.cancel_order(&ctx, &id),
-            render(StatusCode::OK, order_out),
-        )
-        .await)
+    let decide = || state.app.cancel_order(&ctx, &id);
+    let answer = render(StatusCode::OK, order_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(CancelOrderErrors: READ BODY IDEMPOTENT;
@@ -259,13 +247,9 @@ async fn pay_order(
             .map(|(k, v)| (k, v.into()))
             .collect(),
     };
-    Ok(state
-        .run(
-            &ctx,
-            || state.app.pay_order(&ctx, &id, cmd.clone()),
-            render(StatusCode::OK, order_out),
-        )
-        .await)
+    let decide = || state.app.pay_order(&ctx, &id, cmd.clone());
+    let answer = render(StatusCode::OK, order_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(PayOrderErrors: READ BODY IDEMPOTENT PROCESSOR;
@@ -296,17 +280,13 @@ async fn capture_order_payment_intent(
     let ctx = m.ctx(m.auth.key_only()?);
     let amount = m.body.amount_money.map(Into::into);
     let reference = m.body.reference;
-    Ok(state
-        .run(
-            &ctx,
-            || {
-                state
-                    .app
-                    .capture_order_intent(&ctx, &id, &pid, amount.clone(), reference.clone())
-            },
-            render(StatusCode::OK, order_out),
-        )
-        .await)
+    let decide = || {
+        state
+            .app
+            .capture_order_intent(&ctx, &id, &pid, amount.clone(), reference.clone())
+    };
+    let answer = render(StatusCode::OK, order_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(CaptureOrderIntentErrors: READ BODY IDEMPOTENT PROCESSOR;
@@ -334,13 +314,9 @@ async fn void_order_payment_intent(
     m: Mutation<EmptyBody>,
 ) -> Result<Response, ApiError> {
     let ctx = m.ctx(m.auth.key_only()?);
-    Ok(state
-        .run(
-            &ctx,
-            || state.app.void_order_intent(&ctx, &id, &pid, None),
-            render(StatusCode::OK, order_out),
-        )
-        .await)
+    let decide = || state.app.void_order_intent(&ctx, &id, &pid, None);
+    let answer = render(StatusCode::OK, order_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(VoidOrderIntentErrors: READ BODY IDEMPOTENT PROCESSOR;

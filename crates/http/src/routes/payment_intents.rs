@@ -85,22 +85,18 @@ async fn create_payment_intent(
         },
         payment_source_token: body.payment_source_token,
     };
-    Ok(state
-        .run(
-            &ctx,
-            || state.app.create_intent(&ctx, cmd.clone()),
-            // The answer carries the client secret: stored sealed for idempotent replays.
-            render_sensitive(StatusCode::CREATED, |created: &CreatedIntent| {
-                CreatedIntentOut {
-                    payment_intent: intent_out(&created.intent),
-                    client_confirmation: ClientConfirmation {
-                        client_secret: created.client_secret.clone(),
-                        confirm_path: format!("/v1/payment-intents/{}/confirm", created.intent.id),
-                    },
-                }
-            }),
-        )
-        .await)
+    let decide = || state.app.create_intent(&ctx, cmd.clone());
+    // The answer carries the client secret: stored sealed for idempotent replays.
+    let answer = render_sensitive(StatusCode::CREATED, |created: &CreatedIntent| {
+        CreatedIntentOut {
+            payment_intent: intent_out(&created.intent),
+            client_confirmation: ClientConfirmation {
+                client_secret: created.client_secret.clone(),
+                confirm_path: format!("/v1/payment-intents/{}/confirm", created.intent.id),
+            },
+        }
+    });
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(CreateIntentErrors: READ BODY IDEMPOTENT PROCESSOR;
@@ -220,13 +216,9 @@ async fn confirm_payment_intent(
         payment_method_id: m.body.payment_method_id,
         via_client_secret: matches!(m.auth.0, Caller::ClientSecret { .. }),
     };
-    Ok(state
-        .run(
-            &ctx,
-            || state.app.confirm_intent(&ctx, &id, cmd.clone()),
-            render(StatusCode::OK, intent_out),
-        )
-        .await)
+    let decide = || state.app.confirm_intent(&ctx, &id, cmd.clone());
+    let answer = render(StatusCode::OK, intent_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(ConfirmIntentErrors: READ BODY IDEMPOTENT PROCESSOR;
@@ -259,13 +251,9 @@ async fn capture_payment_intent(
         reference: m.body.reference,
         metadata: m.body.metadata,
     };
-    Ok(state
-        .run(
-            &ctx,
-            || state.app.capture_intent(&ctx, &id, req.clone()),
-            render(StatusCode::OK, intent_out),
-        )
-        .await)
+    let decide = || state.app.capture_intent(&ctx, &id, req.clone());
+    let answer = render(StatusCode::OK, intent_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(CaptureIntentErrors: READ BODY IDEMPOTENT PROCESSOR;
@@ -294,13 +282,9 @@ async fn cancel_payment_intent(
 ) -> Result<Response, ApiError> {
     let ctx = m.ctx(m.auth.key_only()?);
     let reason = m.body.cancellation_reason;
-    Ok(state
-        .run(
-            &ctx,
-            || state.app.cancel_intent(&ctx, &id, reason.clone()),
-            render(StatusCode::OK, intent_out),
-        )
-        .await)
+    let decide = || state.app.cancel_intent(&ctx, &id, reason.clone());
+    let answer = render(StatusCode::OK, intent_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(CancelIntentErrors: READ BODY IDEMPOTENT PROCESSOR;
@@ -372,13 +356,9 @@ async fn set_scheduled_action(
         offset_before_expiry_seconds: None,
         amount: m.body.amount_money.map(Into::into),
     };
-    Ok(state
-        .run(
-            &ctx,
-            || state.app.set_scheduled_action(&ctx, &id, req.clone()),
-            render(StatusCode::OK, intent_out),
-        )
-        .await)
+    let decide = || state.app.set_scheduled_action(&ctx, &id, req.clone());
+    let answer = render(StatusCode::OK, intent_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(SetScheduleErrors: READ BODY IDEMPOTENT;
@@ -402,13 +382,9 @@ async fn clear_scheduled_action(
     m: Mutation<EmptyBody>,
 ) -> Result<Response, ApiError> {
     let ctx = m.ctx(m.auth.key_only()?);
-    Ok(state
-        .run(
-            &ctx,
-            || state.app.clear_scheduled_action(&ctx, &id),
-            render(StatusCode::OK, intent_out),
-        )
-        .await)
+    let decide = || state.app.clear_scheduled_action(&ctx, &id);
+    let answer = render(StatusCode::OK, intent_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(ClearScheduleErrors: READ BODY IDEMPOTENT; PaymentIntentNotFound);

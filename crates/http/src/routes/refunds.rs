@@ -57,13 +57,9 @@ async fn create_refund(
         reference: body.reference,
         metadata: body.metadata,
     };
-    Ok(state
-        .run(
-            &ctx,
-            || state.app.create_refund(&ctx, &intent_id, req.clone()),
-            render(StatusCode::CREATED, refund_out),
-        )
-        .await)
+    let decide = || state.app.create_refund(&ctx, &intent_id, req.clone());
+    let answer = render(StatusCode::CREATED, refund_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(CreateRefundErrors: READ BODY IDEMPOTENT PROCESSOR;

@@ -68,13 +68,9 @@ async fn create_test_clock(
     let ctx = m.ctx(test_mode_scope(&m.auth)?);
     let at = m.body.frozen_time.as_deref().map(frozen_time).transpose()?;
     let name = m.body.name;
-    Ok(state
-        .run(
-            &ctx,
-            || state.app.create_test_clock(&ctx, at, name.clone()),
-            render(StatusCode::CREATED, clock_out),
-        )
-        .await)
+    let decide = || state.app.create_test_clock(&ctx, at, name.clone());
+    let answer = render(StatusCode::CREATED, clock_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(CreateClockErrors: READ BODY IDEMPOTENT; TestClockNotAllowedInLiveMode);
@@ -95,10 +91,8 @@ async fn get_test_clock(
     auth: Auth,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let clock = state
-        .app
-        .get_test_clock(test_mode_scope(&auth)?, &id)
-        .await?;
+    let scope = test_mode_scope(&auth)?;
+    let clock = state.app.get_test_clock(scope, &id).await?;
     Ok(data(clock_out(&clock)))
 }
 
@@ -149,10 +143,8 @@ async fn delete_test_clock(
     auth: Auth,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let clock = state
-        .app
-        .delete_test_clock(test_mode_scope(&auth)?, &id)
-        .await?;
+    let scope = test_mode_scope(&auth)?;
+    let clock = state.app.delete_test_clock(scope, &id).await?;
     Ok(data(DeletedTestClockOut {
         test_clock_id: clock.id,
         deleted: true,
@@ -183,13 +175,9 @@ async fn advance_test_clock(
 ) -> Result<Response, ApiError> {
     let ctx = m.ctx(test_mode_scope(&m.auth)?);
     let to = frozen_time(&m.body.frozen_time)?;
-    Ok(state
-        .run(
-            &ctx,
-            || state.app.advance_test_clock(&ctx, &id, to),
-            render(StatusCode::OK, clock_out),
-        )
-        .await)
+    let decide = || state.app.advance_test_clock(&ctx, &id, to);
+    let answer = render(StatusCode::OK, clock_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(AdvanceClockErrors: READ BODY IDEMPOTENT PROCESSOR;

@@ -60,15 +60,11 @@ async fn authenticate_payment_intent(
         }
     };
     let ctx = m.ctx(scope);
-    Ok(state
-        .run(
-            &ctx,
-            || state.app.authenticate_intent(&ctx, &id, succeeded),
-            render(StatusCode::OK, |pi: &PaymentIntent| {
-                PaymentIntentOut::from(pi)
-            }),
-        )
-        .await)
+    let decide = || state.app.authenticate_intent(&ctx, &id, succeeded);
+    let answer = render(StatusCode::OK, |pi: &PaymentIntent| {
+        PaymentIntentOut::from(pi)
+    });
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(AuthenticateErrors: READ BODY IDEMPOTENT PROCESSOR;

@@ -54,20 +54,16 @@ async fn create_webhook_endpoint(
 ) -> Result<Response, ApiError> {
     let ctx = m.ctx(m.auth.key_only()?);
     let body = m.body;
-    Ok(state
-        .run(
+    let decide = || {
+        state.app.create_webhook_endpoint(
             &ctx,
-            || {
-                state.app.create_webhook_endpoint(
-                    &ctx,
-                    body.url.clone(),
-                    body.enabled_events.clone(),
-                    body.description.clone(),
-                )
-            },
-            render_sensitive(StatusCode::CREATED, endpoint_out),
+            body.url.clone(),
+            body.enabled_events.clone(),
+            body.description.clone(),
         )
-        .await)
+    };
+    let answer = render_sensitive(StatusCode::CREATED, endpoint_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(CreateEndpointErrors: READ BODY IDEMPOTENT; InvalidEventType);
@@ -151,13 +147,9 @@ async fn update_webhook_endpoint(
         description: body.description,
         disabled: body.disabled,
     };
-    Ok(state
-        .run(
-            &ctx,
-            || state.app.update_webhook_endpoint(&ctx, &id, req.clone()),
-            render(StatusCode::OK, endpoint_out),
-        )
-        .await)
+    let decide = || state.app.update_webhook_endpoint(&ctx, &id, req.clone());
+    let answer = render(StatusCode::OK, endpoint_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(UpdateEndpointErrors: READ BODY IDEMPOTENT; WebhookEndpointNotFound, InvalidEventType);
@@ -212,13 +204,9 @@ async fn rotate_webhook_endpoint_secret(
     m: Mutation<EmptyBody>,
 ) -> Result<Response, ApiError> {
     let ctx = m.ctx(m.auth.key_only()?);
-    Ok(state
-        .run(
-            &ctx,
-            || state.app.rotate_webhook_secret(&ctx, &id),
-            render_sensitive(StatusCode::OK, endpoint_out),
-        )
-        .await)
+    let decide = || state.app.rotate_webhook_secret(&ctx, &id);
+    let answer = render_sensitive(StatusCode::OK, endpoint_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(RotateSecretErrors: READ BODY IDEMPOTENT; WebhookEndpointNotFound);
