@@ -2,8 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::card::SavedPaymentMethod;
 use crate::error::{ErrorCode, Rejection};
-use crate::intent::{Card, TEXT_CHARS_MAX};
+use crate::intent::TEXT_CHARS_MAX;
 use crate::metadata::{self, Metadata};
 use crate::{Scope, Timestamp};
 
@@ -60,15 +61,4 @@ pub fn create_customer(
         metadata: req.metadata,
         created_at: now,
     })
-}
-
-/// A card saved on a customer. `processor_token` is the processor's reusable handle, not card data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SavedPaymentMethod {
-    pub id: String,
-    pub scope: Scope,
-    pub customer_id: String,
-    pub card: Card,
-    pub processor_token: String,
-    pub created_at: Timestamp,
 }

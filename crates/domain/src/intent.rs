@@ -11,10 +11,13 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Scope;
+pub use crate::card::Card;
+use crate::card::SavedPaymentMethod;
 use crate::error::{ErrorCode, Rejection};
-use crate::event::EventType;
+use crate::event_type::EventType;
 use crate::metadata::{self, Metadata};
-use crate::money::{Currency, Money};
+pub use crate::money::RawMoney;
+use crate::money::{AmountRules, Currency, Limits, Money};
 use crate::time::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -128,13 +131,6 @@ impl CancellationReason {
             .copied()
             .find(|r| r.as_str() == name)
     }
-}
-
-/// What the API shows of the card behind an intent. Never the number.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Card {
-    pub brand: String,
-    pub last_four: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -392,28 +388,14 @@ impl Transition {
         );
         Transition { intent, events }
     }
-}
 
-/// A money amount as it arrives, before its currency code is known to be real.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawMoney {
-    pub amount: i64,
-    pub currency: String,
-}
-
-impl RawMoney {
-    fn parse(&self, param: &str) -> Result<Money, Rejection> {
-        let currency = Currency::parse(&self.currency).ok_or_else(|| {
-            Rejection::param(
-                ErrorCode::InvalidParameter,
-                &format!("{param}.currency"),
-                format!(
-                    "{:?} is not an upper-case ISO 4217 currency code",
-                    self.currency
-                ),
-            )
-        })?;
-        Ok(Money::new(self.amount, currency))
+    /// The decline this transition recorded, if it recorded one: the command that caused it
+    /// answers with the decline (the intent, already updated, goes with it).
+    pub fn decline(&self) -> Option<&PaymentError> {
+        match (&self.intent.last_payment_error, self.intent.status) {
+            (Some(error), Status::RequiresPaymentMethod) => Some(error),
+            _ => None,
+        }
     }
 }
 
@@ -424,20 +406,70 @@ pub struct CreateRequest {
     pub payment_method_types: Option<Vec<String>>,
     pub capture_method: Option<String>,
     pub auto_confirm: bool,
-    pub has_payment_source: bool,
     pub description: Option<String>,
     pub reference: Option<String>,
     pub metadata: Metadata,
     pub customer_id: Option<String>,
-    /// Set by the service for an intent created on an order (the amount is the order's balance).
+    /// The order the intent pays: it is created by [`crate::order::create_intent`], and its
+    /// amount is the order's balance.
     pub order_id: Option<String>,
     pub test_clock_id: Option<String>,
     /// `scheduled_action` at creation: an action relative to whatever deadline confirm sets.
     pub scheduled_action: Option<ScheduleRequest>,
-    pub expiry_warning_lead_seconds: Option<i64>,
 }
 
-/// Validates a creation request and builds the new intent in `requires_payment_method`.
+/// What a creation takes besides the request: the new intent's id and client secret (hashed), what
+/// the service knows of the request and its settings, and the time the intent lives at.
+#[derive(Debug, Clone)]
+pub struct NewIntent {
+    pub id: String,
+    pub scope: Scope,
+    pub client_secret_hash: String,
+    /// The request carries a `payment_source_token` (the token itself goes to the processor).
+    pub has_payment_source: bool,
+    /// How long before a hold's deadline `payment_intent.authorization_expiring` fires (the
+    /// server's setting); `None`, never.
+    pub expiry_warning_lead_seconds: Option<i64>,
+    /// The intent's time: its test clock's, or the wall clock's.
+    pub now: Timestamp,
+}
+
+/// How creation checks `amount_money`: a real currency code first, then an amount above zero.
+const CREATE_AMOUNT: AmountRules = AmountRules {
+    unknown_currency: Some(ErrorCode::InvalidParameter),
+    other_currency: (ErrorCode::InvalidParameter, "amount_money takes a currency"),
+    zero_allowed: false,
+    too_small: (
+        ErrorCode::InvalidParameter,
+        "amount must be a positive integer in minor units",
+    ),
+    too_large: (ErrorCode::InvalidParameter, |amount, max| {
+        format!("amount is at most {max}, not {amount}")
+    }),
+};
+
+impl NewIntent {
+    /// Validates a creation request and builds the new intent in `requires_payment_method`. An
+    /// intent on an order is created by [`crate::order::create_intent`] instead.
+    pub fn create(self, req: CreateRequest) -> Result<Transition, Rejection> {
+        let raw = req.amount.as_ref().ok_or_else(|| {
+            Rejection::param(
+                ErrorCode::MissingParameter,
+                "amount_money",
+                "amount_money is required",
+            )
+        })?;
+        let any_currency = Limits {
+            currency: None,
+            max: None,
+        };
+        let amount = raw.check("amount_money", any_currency, &CREATE_AMOUNT)?;
+        create_for(self, req, amount)
+    }
+}
+
+/// [`NewIntent::create`] for a request that carries no payment source, on a server that sends no
+/// expiry warning.
 pub fn create(
     id: String,
     scope: Scope,
@@ -445,21 +477,24 @@ pub fn create(
     req: CreateRequest,
     now: Timestamp,
 ) -> Result<Transition, Rejection> {
-    let raw = req.amount.as_ref().ok_or_else(|| {
-        Rejection::param(
-            ErrorCode::MissingParameter,
-            "amount_money",
-            "amount_money is required",
-        )
-    })?;
-    let amount = raw.parse("amount_money")?;
-    if amount.amount <= 0 {
-        return Err(Rejection::param(
-            ErrorCode::InvalidParameter,
-            "amount_money.amount",
-            "amount must be a positive integer in minor units",
-        ));
+    NewIntent {
+        id,
+        scope,
+        client_secret_hash,
+        has_payment_source: false,
+        expiry_warning_lead_seconds: None,
+        now,
     }
+    .create(req)
+}
+
+/// Creation once the amount is known: given and checked, or an order's balance.
+pub(crate) fn create_for(
+    new: NewIntent,
+    req: CreateRequest,
+    amount: Money,
+) -> Result<Transition, Rejection> {
+    let now = new.now;
     let capture_method = match req.capture_method.as_deref() {
         None => CaptureMethod::Automatic,
         Some(name) => CaptureMethod::parse(name).ok_or_else(|| {
@@ -488,7 +523,7 @@ pub fn create(
                 "manual capture needs an explicit confirm to place the hold; drop auto_confirm",
             ));
         }
-        if !req.has_payment_source {
+        if !new.has_payment_source {
             return Err(Rejection::param(
                 ErrorCode::MissingParameter,
                 "payment_source_token",
@@ -517,8 +552,8 @@ pub fn create(
         Some(schedule) => Some(schedule_at_creation(schedule, capture_method)?),
     };
     let intent = PaymentIntent {
-        id,
-        scope,
+        id: new.id,
+        scope: new.scope,
         version: 1,
         status: Status::RequiresPaymentMethod,
         amount,
@@ -529,7 +564,7 @@ pub fn create(
         metadata: req.metadata,
         source: "api".into(),
         customer_id: req.customer_id,
-        client_secret_hash,
+        client_secret_hash: new.client_secret_hash,
         authorized: 0,
         capturable: 0,
         captured: 0,
@@ -550,7 +585,7 @@ pub fn create(
         order_id: req.order_id,
         test_clock_id: req.test_clock_id,
         scheduled_action,
-        expiry_warning_lead_seconds: req.expiry_warning_lead_seconds,
+        expiry_warning_lead_seconds: new.expiry_warning_lead_seconds,
         expiry_warning_at: None,
         created_at: now,
         updated_at: now,
@@ -590,6 +625,87 @@ pub fn check_confirm(intent: &PaymentIntent) -> Result<(), Rejection> {
             intent.status.as_str()
         ),
     ))
+}
+
+/// `POST /v1/payment-intents/{id}/confirm` as the domain sees it.
+#[derive(Debug, Clone, Default)]
+pub struct ConfirmCommand {
+    pub payment_source_token: Option<String>,
+    pub payment_method_id: Option<String>,
+    /// The caller holds only the intent's client secret (a browser), not a secret key: it may use
+    /// a saved card only if the card belongs to the intent's customer.
+    pub via_client_secret: bool,
+}
+
+/// The card an authorization charges: the processor's token for it, the saved card it came from
+/// (if it did), and the request field it was given in, to blame if the processor does not know it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentSource {
+    pub token: String,
+    pub payment_method_id: Option<String>,
+    pub param: String,
+}
+
+/// Checks a confirm, in the contract's order: an intent that pays an order refuses it, then the
+/// status, then the payment source: a token or a saved card (one of them, not both), the saved card
+/// existing (`saved` is the card `payment_method_id` names, looked up by the service, if there is
+/// one) and belonging to the intent's customer (a browser's confirm needs the intent to have one).
+pub fn decide_confirm(
+    intent: &PaymentIntent,
+    cmd: &ConfirmCommand,
+    saved: Option<&SavedPaymentMethod>,
+) -> Result<PaymentSource, Rejection> {
+    check_standalone(intent)?;
+    check_confirm(intent)?;
+    match (&cmd.payment_source_token, &cmd.payment_method_id) {
+        (Some(token), None) => Ok(PaymentSource {
+            token: token.clone(),
+            payment_method_id: None,
+            param: "payment_source_token".into(),
+        }),
+        (None, Some(id)) => {
+            let method = saved.filter(|m| &m.id == id).ok_or_else(|| {
+                Rejection::param(
+                    ErrorCode::PaymentMethodNotFound,
+                    "payment_method_id",
+                    "no such payment method",
+                )
+            })?;
+            let belongs = intent.customer_id.as_ref() == Some(&method.customer_id);
+            let foreign = intent.customer_id.is_some() && !belongs;
+            if foreign || (cmd.via_client_secret && !belongs) {
+                return Err(Rejection::param(
+                    ErrorCode::InvalidParameter,
+                    "payment_method_id",
+                    "this payment method belongs to another customer than the intent's",
+                ));
+            }
+            Ok(PaymentSource {
+                token: method.processor_token.clone(),
+                payment_method_id: Some(method.id.clone()),
+                param: "payment_method_id".into(),
+            })
+        }
+        (None, None) => Err(Rejection::param(
+            ErrorCode::MissingParameter,
+            "payment_source_token",
+            "confirm needs a payment_source_token or a payment_method_id",
+        )),
+        (Some(_), Some(_)) => Err(Rejection::param(
+            ErrorCode::InvalidParameter,
+            "payment_method_id",
+            "give a payment_source_token or a payment_method_id, not both",
+        )),
+    }
+}
+
+/// The processor knows no card by the token (or saved card) given in `param`.
+pub fn invalid_payment_source(param: &str) -> Rejection {
+    Rejection::param(
+        ErrorCode::InvalidPaymentSourceToken,
+        param,
+        "unknown payment source token; test mode takes the pm_card_… test tokens",
+    )
 }
 
 /// May the buyer's authentication (3D Secure) be completed now?
@@ -716,11 +832,58 @@ pub struct CaptureRequest {
     pub metadata: Metadata,
 }
 
+/// A capture as it is asked for: through the API, or by the intent's own schedule.
+/// [`decide_capture`] and [`apply_capture`] take either (a `&CaptureRequest` is the first).
+#[derive(Debug, Clone, Copy)]
+pub enum Capture<'a> {
+    Requested(&'a CaptureRequest),
+    /// A scheduled capture. Its amount (`None`: everything capturable) was checked when it was
+    /// scheduled; it is checked again against the hold as it is when it runs.
+    Scheduled(Option<Money>),
+}
+
+impl Capture<'_> {
+    /// The reference recorded on the capture action.
+    fn reference(self) -> Option<String> {
+        match self {
+            Capture::Requested(req) => req.reference.clone(),
+            Capture::Scheduled(_) => Some(SCHEDULED_REFERENCE.to_owned()),
+        }
+    }
+}
+
+impl<'a> From<&'a CaptureRequest> for Capture<'a> {
+    fn from(req: &'a CaptureRequest) -> Capture<'a> {
+        Capture::Requested(req)
+    }
+}
+
+/// How a capture checks its amount, in the contract's order: greater than zero, in the
+/// authorization's currency (an unknown code is simply another currency), no more than the hold.
+pub(crate) const CAPTURE_AMOUNT: AmountRules = AmountRules {
+    unknown_currency: None,
+    other_currency: (
+        ErrorCode::CaptureCurrencyMismatch,
+        "capture in the authorization's currency",
+    ),
+    zero_allowed: false,
+    too_small: (
+        ErrorCode::InvalidCaptureAmount,
+        "the capture amount must be greater than zero",
+    ),
+    too_large: (ErrorCode::CaptureAmountExceedsAuthorized, |amount, max| {
+        format!(
+            "cannot capture {amount} of a {max} hold; capture the full authorization and collect the rest separately"
+        )
+    }),
+};
+
 /// Decides how much a capture takes, checking the contract's rules in its order: status (an expired
-/// hold says so), then amount greater than zero, same currency, no more than authorized.
-pub fn decide_capture(
+/// hold says so), then the reference and metadata, then the amount: greater than zero, same
+/// currency, no more than authorized.
+pub fn decide_capture<'a>(
     intent: &PaymentIntent,
-    req: &CaptureRequest,
+    capture: impl Into<Capture<'a>>,
     now: Timestamp,
 ) -> Result<Money, Rejection> {
     if intent.status == Status::Expired || intent.is_due_for_expiry(now) {
@@ -738,59 +901,40 @@ pub fn decide_capture(
             ),
         ));
     }
-    if let Some(reference) = &req.reference
-        && reference.chars().count() > TEXT_CHARS_MAX
-    {
-        return Err(Rejection::param(
-            ErrorCode::InvalidParameter,
-            "reference",
-            format!("reference is at most {TEXT_CHARS_MAX} characters"),
-        ));
-    }
-    metadata::validate(&req.metadata, "metadata")?;
-    let Some(raw) = &req.amount else {
-        return Ok(intent.money(intent.capturable));
+    let hold = Limits {
+        currency: Some(intent.currency()),
+        max: Some(intent.capturable),
     };
-    if raw.amount <= 0 {
-        return Err(Rejection::param(
-            ErrorCode::InvalidCaptureAmount,
-            "amount_money.amount",
-            "the capture amount must be greater than zero",
-        ));
-    }
-    let amount = match Currency::parse(&raw.currency) {
-        Some(currency) if currency == intent.currency() => Money::new(raw.amount, currency),
-        _ => {
-            return Err(Rejection::param(
-                ErrorCode::CaptureCurrencyMismatch,
-                "amount_money.currency",
-                format!(
-                    "capture in the authorization's currency, {}",
-                    intent.currency()
-                ),
-            ));
+    match capture.into() {
+        Capture::Requested(req) => {
+            if let Some(reference) = &req.reference
+                && reference.chars().count() > TEXT_CHARS_MAX
+            {
+                return Err(Rejection::param(
+                    ErrorCode::InvalidParameter,
+                    "reference",
+                    format!("reference is at most {TEXT_CHARS_MAX} characters"),
+                ));
+            }
+            metadata::validate(&req.metadata, "metadata")?;
+            match &req.amount {
+                None => Ok(intent.money(intent.capturable)),
+                Some(raw) => raw.check("amount_money", hold, &CAPTURE_AMOUNT),
+            }
         }
-    };
-    if amount.amount > intent.capturable {
-        return Err(Rejection::param(
-            ErrorCode::CaptureAmountExceedsAuthorized,
-            "amount_money.amount",
-            format!(
-                "cannot capture {} of a {} hold; capture the full authorization and collect the rest separately",
-                amount.amount, intent.authorized
-            ),
-        ));
+        Capture::Scheduled(None) => Ok(intent.money(intent.capturable)),
+        Capture::Scheduled(Some(amount)) => amount.check("amount_money", hold, &CAPTURE_AMOUNT),
     }
-    Ok(amount)
 }
 
 /// Settles `amount` (already decided) and releases the rest of the hold in the same step.
-pub fn apply_capture(
+pub fn apply_capture<'a>(
     intent: &PaymentIntent,
     amount: Money,
-    req: &CaptureRequest,
+    capture: impl Into<Capture<'a>>,
     ctx: &mut Ctx<'_>,
 ) -> Transition {
+    let capture = capture.into();
     let now = ctx.now;
     let mut next = intent.next_version(now);
     next.status = Status::Succeeded;
@@ -808,8 +952,10 @@ pub fn apply_capture(
         ActionStatus::Succeeded,
     );
     if let Some(action) = next.actions.last_mut() {
-        action.reference = req.reference.clone();
-        action.metadata = req.metadata.clone();
+        action.reference = capture.reference();
+        if let Capture::Requested(req) = capture {
+            action.metadata = req.metadata.clone();
+        }
     }
     Transition::new(next, vec![EventType::PaymentIntentSucceeded])
 }
@@ -893,9 +1039,9 @@ pub fn apply_cancel(intent: &PaymentIntent, plan: &CancelPlan, ctx: &mut Ctx<'_>
 }
 
 pub use crate::schedule::{
-    Due, ScheduleRequest, ScheduledAction, ScheduledKind, apply_expiry, apply_expiry_warning,
-    clear_scheduled_action, schedule_at_creation, set_scheduled_action,
+    Due, SCHEDULED_REFERENCE, ScheduleRequest, ScheduledAction, ScheduledKind, apply_expiry,
+    apply_expiry_warning, clear_scheduled_action, schedule_at_creation, set_scheduled_action,
 };
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -5,9 +5,11 @@
 //! in, and persists what comes back. The compiler enforces this: the crate depends on `serde` (for
 //! the persisted document format) and nothing else.
 
+pub mod card;
 pub mod customer;
 pub mod error;
 pub mod event;
+pub mod event_type;
 pub mod intent;
 pub mod metadata;
 pub mod money;
@@ -20,8 +22,8 @@ pub mod user;
 pub mod webhook;
 
 pub use error::{ErrorCode, Rejection};
-pub use event::EventType;
-pub use money::{Currency, Money};
+pub use event_type::EventType;
+pub use money::{Currency, Money, RawMoney};
 pub use time::Timestamp;
 
 /// The owner of an object: a merchant in one mode. Objects of another scope do not exist for a caller.

@@ -7,13 +7,18 @@
 //! here (`apply_hold`, `apply_capture`, `apply_release`) that the service commits together with
 //! the intent's own transition.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, Rejection};
-use crate::event::EventType;
-use crate::intent::{CaptureMethod, PaymentIntent, RawMoney, Status, TEXT_CHARS_MAX};
+use crate::event_type::EventType;
+use crate::intent::{
+    self, Capture, CaptureMethod, CreateRequest, NewIntent, PaymentIntent, PaymentSource, Status,
+    TEXT_CHARS_MAX, Transition,
+};
 use crate::metadata::{self, Metadata};
-use crate::money::{Currency, Money};
+use crate::money::{AmountRules, Currency, Limits, Money, RawMoney};
 use crate::{Scope, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -225,32 +230,39 @@ impl UpdateOrder {
     }
 }
 
-fn in_currency(raw: &RawMoney, currency: Currency, param: &str) -> Result<Money, Rejection> {
-    let parsed = Currency::parse(&raw.currency).ok_or_else(|| {
-        Rejection::param(
-            ErrorCode::InvalidParameter,
-            &format!("{param}.currency"),
-            format!(
-                "{:?} is not an upper-case ISO 4217 currency code",
-                raw.currency
-            ),
-        )
-    })?;
-    if parsed != currency {
-        return Err(Rejection::param(
-            ErrorCode::OrderCurrencyMismatch,
-            &format!("{param}.currency"),
-            format!("every amount on the order is in its currency, {currency}"),
-        ));
+/// How an order checks the prices, tips and discounts it is given: a real currency code, the
+/// order's currency, then zero or more.
+const ORDER_AMOUNT: AmountRules = AmountRules {
+    unknown_currency: Some(ErrorCode::InvalidParameter),
+    other_currency: (
+        ErrorCode::OrderCurrencyMismatch,
+        "every amount on the order is in its currency",
+    ),
+    zero_allowed: true,
+    too_small: (
+        ErrorCode::InvalidParameter,
+        "amounts on an order are zero or more",
+    ),
+    too_large: (ErrorCode::InvalidParameter, |amount, max| {
+        format!("{amount} is more than {max}")
+    }),
+};
+
+/// How a pay call checks each intent's share: as an order's amounts, but greater than zero.
+const SHARE_AMOUNT: AmountRules = AmountRules {
+    zero_allowed: false,
+    too_small: (
+        ErrorCode::InvalidParameter,
+        "each share is greater than zero",
+    ),
+    ..ORDER_AMOUNT
+};
+
+fn in_order_currency(currency: Currency) -> Limits {
+    Limits {
+        currency: Some(currency),
+        max: None,
     }
-    if raw.amount < 0 {
-        return Err(Rejection::param(
-            ErrorCode::InvalidParameter,
-            &format!("{param}.amount"),
-            "amounts on an order are zero or more",
-        ));
-    }
-    Ok(Money::new(raw.amount, currency))
 }
 
 fn text(value: &str, param: &str, required: bool) -> Result<(), Rejection> {
@@ -275,23 +287,45 @@ struct CheckedFinancials {
 /// Most line items and discounts on one order.
 pub const LINE_ITEMS_MAX: usize = 500;
 
-fn check_financials(f: &Financials, currency: Currency) -> Result<CheckedFinancials, Rejection> {
-    if f.line_items.is_empty() || f.line_items.len() > LINE_ITEMS_MAX {
+/// One money field of an order as a request leaves it: given (to be checked) or kept as stored
+/// (already checked).
+#[derive(Debug, Clone, Copy)]
+enum Field<'a, Given: ?Sized, Kept: ?Sized> {
+    Given(&'a Given),
+    Kept(&'a Kept),
+}
+
+impl<G, K> Field<'_, [G], [K]> {
+    fn len(&self) -> usize {
+        match self {
+            Field::Given(items) => items.len(),
+            Field::Kept(items) => items.len(),
+        }
+    }
+}
+
+/// Checks the money fields of an order, in order: the counts, each line item, the tip, each
+/// discount; the running total must not overflow at any step.
+fn check_financials(
+    line_items: Field<'_, [LineItemRequest], [LineItem]>,
+    tip: Field<'_, Option<RawMoney>, i64>,
+    discounts: Field<'_, [DiscountRequest], [Discount]>,
+    currency: Currency,
+) -> Result<CheckedFinancials, Rejection> {
+    if line_items.len() == 0 || line_items.len() > LINE_ITEMS_MAX {
         return Err(Rejection::param(
             ErrorCode::InvalidParameter,
             "line_items",
             format!("an order has 1 to {LINE_ITEMS_MAX} line items"),
         ));
     }
-    if f.discounts.len() > LINE_ITEMS_MAX {
+    if discounts.len() > LINE_ITEMS_MAX {
         return Err(Rejection::param(
             ErrorCode::InvalidParameter,
             "discounts",
             format!("an order has at most {LINE_ITEMS_MAX} discounts"),
         ));
     }
-    let mut line_items = Vec::with_capacity(f.line_items.len());
-    let mut sum: i64 = 0;
     let overflow = || {
         Rejection::param(
             ErrorCode::InvalidParameter,
@@ -299,70 +333,101 @@ fn check_financials(f: &Financials, currency: Currency) -> Result<CheckedFinanci
             "the order total is too large",
         )
     };
-    for (i, item) in f.line_items.iter().enumerate() {
-        let param = format!("line_items[{i}]");
-        text(&item.name, &format!("{param}.name"), true)?;
-        if item.quantity < 1 {
-            return Err(Rejection::param(
-                ErrorCode::InvalidParameter,
-                &format!("{param}.quantity"),
-                "quantity is 1 or more",
-            ));
-        }
-        let unit_price = in_currency(
-            &item.unit_price,
-            currency,
-            &format!("{param}.unit_price_money"),
-        )?;
-        let inventory_tracking = match item.inventory_tracking.as_deref() {
-            None | Some("none") => InventoryTracking::None,
-            Some("strict") => InventoryTracking::Strict,
-            Some(_) => {
-                return Err(Rejection::param(
-                    ErrorCode::InvalidParameter,
-                    &format!("{param}.inventory_tracking"),
-                    "inventory_tracking takes none or strict",
-                ));
-            }
+    let mut sum: i64 = 0;
+    let mut checked_items = Vec::with_capacity(line_items.len());
+    for i in 0..line_items.len() {
+        let item = match line_items {
+            Field::Given(items) => check_line_item(i, &items[i], currency)?,
+            Field::Kept(items) => items[i].clone(),
         };
-        if let Some(sku) = &item.sku {
-            text(sku, &format!("{param}.sku"), true)?;
-        }
         let line = item
             .quantity
-            .checked_mul(unit_price.amount)
+            .checked_mul(item.unit_price.amount)
             .ok_or_else(overflow)?;
         sum = sum.checked_add(line).ok_or_else(overflow)?;
-        line_items.push(LineItem {
-            name: item.name.clone(),
-            quantity: item.quantity,
-            unit_price,
-            sku: item.sku.clone(),
-            inventory_tracking,
-        });
+        checked_items.push(item);
     }
-    let tip = match &f.tip {
-        None => 0,
-        Some(raw) => in_currency(raw, currency, "tip_money")?.amount,
+    let tip = match tip {
+        Field::Given(None) => 0,
+        Field::Given(Some(raw)) => {
+            raw.check("tip_money", in_order_currency(currency), &ORDER_AMOUNT)?
+                .amount
+        }
+        Field::Kept(tip) => *tip,
     };
     sum = sum.checked_add(tip).ok_or_else(overflow)?;
-    let mut discounts = Vec::with_capacity(f.discounts.len());
-    for (i, d) in f.discounts.iter().enumerate() {
-        let param = format!("discounts[{i}]");
-        text(&d.name, &format!("{param}.name"), true)?;
-        let amount = in_currency(&d.amount, currency, &format!("{param}.amount_money"))?;
-        sum = sum.checked_sub(amount.amount).ok_or_else(overflow)?;
-        discounts.push(Discount {
-            name: d.name.clone(),
-            amount,
-        });
+    let mut checked_discounts = Vec::with_capacity(discounts.len());
+    for i in 0..discounts.len() {
+        let discount = match discounts {
+            Field::Given(given) => {
+                let d = &given[i];
+                let param = format!("discounts[{i}]");
+                text(&d.name, &format!("{param}.name"), true)?;
+                let amount = d.amount.check(
+                    &format!("{param}.amount_money"),
+                    in_order_currency(currency),
+                    &ORDER_AMOUNT,
+                )?;
+                Discount {
+                    name: d.name.clone(),
+                    amount,
+                }
+            }
+            Field::Kept(kept) => kept[i].clone(),
+        };
+        sum = sum
+            .checked_sub(discount.amount.amount)
+            .ok_or_else(overflow)?;
+        checked_discounts.push(discount);
     }
     Ok(CheckedFinancials {
-        line_items,
+        line_items: checked_items,
         tip,
-        discounts,
+        discounts: checked_discounts,
         // Discounts larger than the rest bring the total to zero, never below.
         total: sum.max(0),
+    })
+}
+
+fn check_line_item(
+    i: usize,
+    item: &LineItemRequest,
+    currency: Currency,
+) -> Result<LineItem, Rejection> {
+    let param = format!("line_items[{i}]");
+    text(&item.name, &format!("{param}.name"), true)?;
+    if item.quantity < 1 {
+        return Err(Rejection::param(
+            ErrorCode::InvalidParameter,
+            &format!("{param}.quantity"),
+            "quantity is 1 or more",
+        ));
+    }
+    let unit_price = item.unit_price.check(
+        &format!("{param}.unit_price_money"),
+        in_order_currency(currency),
+        &ORDER_AMOUNT,
+    )?;
+    let inventory_tracking = match item.inventory_tracking.as_deref() {
+        None | Some("none") => InventoryTracking::None,
+        Some("strict") => InventoryTracking::Strict,
+        Some(_) => {
+            return Err(Rejection::param(
+                ErrorCode::InvalidParameter,
+                &format!("{param}.inventory_tracking"),
+                "inventory_tracking takes none or strict",
+            ));
+        }
+    };
+    if let Some(sku) = &item.sku {
+        text(sku, &format!("{param}.sku"), true)?;
+    }
+    Ok(LineItem {
+        name: item.name.clone(),
+        quantity: item.quantity,
+        unit_price,
+        sku: item.sku.clone(),
+        inventory_tracking,
     })
 }
 
@@ -372,17 +437,13 @@ pub fn create_order(
     req: CreateOrder,
     now: Timestamp,
 ) -> Result<Order, Rejection> {
-    let currency = Currency::parse(&req.currency).ok_or_else(|| {
-        Rejection::param(
-            ErrorCode::InvalidParameter,
-            "currency",
-            format!(
-                "{:?} is not an upper-case ISO 4217 currency code",
-                req.currency
-            ),
-        )
-    })?;
-    let f = check_financials(&req.financials, currency)?;
+    let currency = Currency::parse_param(&req.currency, "currency")?;
+    let f = check_financials(
+        Field::Given(&req.financials.line_items),
+        Field::Given(&req.financials.tip),
+        Field::Given(&req.financials.discounts),
+        currency,
+    )?;
     if let Some(reference) = &req.reference {
         text(reference, "reference", false)?;
     }
@@ -440,26 +501,17 @@ pub fn update_order(order: &Order, req: UpdateOrder, now: Timestamp) -> Result<O
     }
     let mut next = order.next_version(now);
     if req.touches_money() {
-        let financials = Financials {
-            line_items: req
-                .line_items
-                .unwrap_or_else(|| requests_of(&order.line_items)),
-            tip: match req.tip {
-                Some(tip) => tip,
-                None => (order.tip > 0).then(|| raw(order.money(order.tip))),
-            },
-            discounts: req.discounts.unwrap_or_else(|| {
-                order
-                    .discounts
-                    .iter()
-                    .map(|d| DiscountRequest {
-                        name: d.name.clone(),
-                        amount: raw(d.amount),
-                    })
-                    .collect()
-            }),
-        };
-        let f = check_financials(&financials, order.currency)?;
+        let tip = req.tip.as_ref();
+        let f = check_financials(
+            req.line_items
+                .as_deref()
+                .map_or(Field::Kept(&order.line_items[..]), Field::Given),
+            tip.map_or(Field::Kept(&order.tip), Field::Given),
+            req.discounts
+                .as_deref()
+                .map_or(Field::Kept(&order.discounts[..]), Field::Given),
+            order.currency,
+        )?;
         next.line_items = f.line_items;
         next.tip = f.tip;
         next.discounts = f.discounts;
@@ -478,26 +530,6 @@ pub fn update_order(order: &Order, req: UpdateOrder, now: Timestamp) -> Result<O
     Ok(next)
 }
 
-fn raw(m: Money) -> RawMoney {
-    RawMoney {
-        amount: m.amount,
-        currency: m.currency.to_string(),
-    }
-}
-
-fn requests_of(items: &[LineItem]) -> Vec<LineItemRequest> {
-    items
-        .iter()
-        .map(|i| LineItemRequest {
-            name: i.name.clone(),
-            quantity: i.quantity,
-            unit_price: raw(i.unit_price),
-            sku: i.sku.clone(),
-            inventory_tracking: Some(i.inventory_tracking.as_str().to_owned()),
-        })
-        .collect()
-}
-
 /// Cancels an open order with no active hold and nothing paid.
 pub fn cancel_order(order: &Order, now: Timestamp) -> Result<Order, Rejection> {
     if let Some(locked) = financials_locked(order) {
@@ -511,27 +543,45 @@ pub fn cancel_order(order: &Order, now: Timestamp) -> Result<Order, Rejection> {
 
 // ---- Paying ------------------------------------------------------------------------------------
 
-/// Checks an intent about to be created on the order; returns the amount it will carry (the
-/// balance due) to be replaced by its share when the order is paid.
-pub fn check_new_intent(
-    order: &Order,
-    amount_given: bool,
-    capture_method: Option<&str>,
-) -> Result<Money, Rejection> {
-    if amount_given {
+/// Creates an intent that pays the order `req.order_id` names, checking in order: such an intent
+/// is not auto-confirmed (it pays through the order's pay route), the order exists (`order` is the
+/// one the service found, its lapsed holds settled), the intent takes no amount of its own and can
+/// pay the order, then creation's own rules. The intent starts with the balance due, replaced by
+/// its share when the order is paid. Returns it, and the order (at `order_now`, the wall clock's
+/// time) with the intent recorded.
+pub fn create_intent(
+    order: Option<&Order>,
+    new: NewIntent,
+    req: CreateRequest,
+    order_now: Timestamp,
+) -> Result<(Transition, Order), Rejection> {
+    if req.auto_confirm {
+        return Err(Rejection::param(
+            ErrorCode::InvalidParameter,
+            "auto_confirm",
+            "an order-linked intent is paid through POST /v1/orders/{id}/pay",
+        ));
+    }
+    let order = order
+        .ok_or_else(|| Rejection::param(ErrorCode::OrderNotFound, "order_id", "no such order"))?;
+    if req.amount.is_some() {
         return Err(Rejection::param(
             ErrorCode::OrderLinkedAmountNotAllowed,
             "amount_money",
             "an order-linked intent takes no amount; it is derived from the order balance",
         ));
     }
-    if capture_method == Some(CaptureMethod::Manual.as_str()) && order.has_strict_inventory() {
+    if req.capture_method.as_deref() == Some(CaptureMethod::Manual.as_str())
+        && order.has_strict_inventory()
+    {
         return Err(strict_inventory());
     }
     if order.status != OrderStatus::Open || order.amount_due() == 0 {
         return Err(not_payable(order));
     }
-    Ok(order.money(order.amount_due()))
+    let created = intent::create_for(new, req, order.money(order.amount_due()))?;
+    let linked = link_intent(order, &created.intent.id, order_now);
+    Ok((created, linked))
 }
 
 fn strict_inventory() -> Rejection {
@@ -553,22 +603,72 @@ fn not_payable(order: &Order) -> Rejection {
     )
 }
 
-/// One intent's share of a pay call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PayShare {
-    pub payment_intent_id: String,
-    /// `None`: the whole balance (allowed for a single intent only).
-    pub amount: Option<RawMoney>,
+/// `POST /v1/orders/{id}/pay` as the domain sees it.
+#[derive(Debug, Clone)]
+pub struct PayCommand {
+    pub payment_intent_ids: Vec<String>,
+    /// Each intent's card, by intent id.
+    pub payment_source_tokens: BTreeMap<String, String>,
+    /// The balance due, as the caller believes it to be.
+    pub expected_amount: RawMoney,
+    /// Each intent's share; may be left out when a single intent pays the whole balance.
+    pub payment_amounts: BTreeMap<String, RawMoney>,
 }
 
-/// Checks a pay call against the order and its intents (in `shares` order) and returns each
-/// intent's amount. The expected amount must equal the balance due; shares must add up to it.
+/// One intent's part of a pay call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayShare {
+    /// The intent as it pays its share: its amount is the share.
+    pub intent: PaymentIntent,
+    /// The card to authorize the share on.
+    pub source: PaymentSource,
+}
+
+/// Checks a pay call, in order, and returns each intent's share. `intents` are the intents the call
+/// names, as the service found them: in the order named, each once, up to the first that does not
+/// exist; `order` was read after them.
+///
+/// The order: each id named once and existing; no token or amount for an intent not named; the
+/// order payable, with no active hold, and its balance due what the caller expects; at least one
+/// intent; each intent on this order, waiting for a payment method, and not a manual one on an order
+/// with strict inventory; the shares (a single intent may leave its share out and pay it all), each
+/// greater than zero in the order's currency, adding up to the balance; a token for each intent.
 pub fn decide_pay(
     order: &Order,
+    cmd: &PayCommand,
     intents: &[PaymentIntent],
-    shares: &[PayShare],
-    expected: &RawMoney,
-) -> Result<Vec<Money>, Rejection> {
+) -> Result<Vec<PayShare>, Rejection> {
+    let mut named: Vec<&PaymentIntent> = Vec::with_capacity(cmd.payment_intent_ids.len());
+    for id in &cmd.payment_intent_ids {
+        if named.iter().any(|i| &i.id == id) {
+            return Err(Rejection::param(
+                ErrorCode::InvalidParameter,
+                "payment_intent_ids",
+                format!("{id} is listed twice"),
+            ));
+        }
+        let intent = intents.iter().find(|i| &i.id == id).ok_or_else(|| {
+            Rejection::param(
+                ErrorCode::PaymentIntentNotFound,
+                "payment_intent_ids",
+                "no such payment intent",
+            )
+        })?;
+        named.push(intent);
+    }
+    for key in cmd
+        .payment_source_tokens
+        .keys()
+        .chain(cmd.payment_amounts.keys())
+    {
+        if !cmd.payment_intent_ids.contains(key) {
+            return Err(Rejection::param(
+                ErrorCode::InvalidParameter,
+                "payment_intent_ids",
+                format!("{key} has a token or amount but is not in payment_intent_ids"),
+            ));
+        }
+    }
     if order.status != OrderStatus::Open || order.amount_due() == 0 {
         return Err(not_payable(order));
     }
@@ -579,8 +679,7 @@ pub fn decide_pay(
         ));
     }
     let due = order.amount_due();
-    let expected_currency = Currency::parse(&expected.currency);
-    if expected.amount != due || expected_currency != Some(order.currency) {
+    if cmd.expected_amount.money() != Some(order.money(due)) {
         return Err(Rejection::param(
             ErrorCode::OrderAmountMismatch,
             "expected_amount_money",
@@ -590,19 +689,19 @@ pub fn decide_pay(
             ),
         ));
     }
-    if shares.is_empty() {
+    if named.is_empty() {
         return Err(Rejection::param(
             ErrorCode::MissingParameter,
             "payment_intent_ids",
             "name at least one payment intent",
         ));
     }
-    for (share, intent) in shares.iter().zip(intents) {
+    for intent in &named {
         if intent.order_id.as_deref() != Some(order.id.as_str()) {
             return Err(Rejection::param(
                 ErrorCode::InvalidParameter,
                 "payment_intent_ids",
-                format!("{} does not belong to this order", share.payment_intent_id),
+                format!("{} does not belong to this order", intent.id),
             ));
         }
         if intent.status != Status::RequiresPaymentMethod {
@@ -620,28 +719,20 @@ pub fn decide_pay(
             return Err(strict_inventory());
         }
     }
-    let amounts = if shares.len() == 1 && shares[0].amount.is_none() {
+    let amounts = if named.len() == 1 && cmd.payment_amounts.is_empty() {
         vec![order.money(due)]
     } else {
-        let mut amounts = Vec::with_capacity(shares.len());
-        for share in shares {
-            let param = format!("payment_amounts.{}", share.payment_intent_id);
-            let raw = share.amount.as_ref().ok_or_else(|| {
+        let mut amounts = Vec::with_capacity(named.len());
+        for intent in &named {
+            let param = format!("payment_amounts.{}", intent.id);
+            let raw = cmd.payment_amounts.get(&intent.id).ok_or_else(|| {
                 Rejection::param(
                     ErrorCode::MissingParameter,
                     &param,
                     "with several intents, each needs its amount in payment_amounts",
                 )
             })?;
-            let amount = in_currency(raw, order.currency, &param)?;
-            if amount.amount == 0 {
-                return Err(Rejection::param(
-                    ErrorCode::InvalidParameter,
-                    &format!("{param}.amount"),
-                    "each share is greater than zero",
-                ));
-            }
-            amounts.push(amount);
+            amounts.push(raw.check(&param, in_order_currency(order.currency), &SHARE_AMOUNT)?);
         }
         let sum = amounts
             .iter()
@@ -655,7 +746,54 @@ pub fn decide_pay(
         }
         amounts
     };
-    Ok(amounts)
+    named
+        .into_iter()
+        .zip(amounts)
+        .map(|(intent, amount)| {
+            let param = format!("payment_source_tokens.{}", intent.id);
+            let token = cmd.payment_source_tokens.get(&intent.id).ok_or_else(|| {
+                Rejection::param(
+                    ErrorCode::MissingParameter,
+                    &param,
+                    "each intent needs its payment source token",
+                )
+            })?;
+            let mut share = intent.clone();
+            share.amount = amount;
+            Ok(PayShare {
+                intent: share,
+                source: PaymentSource {
+                    token: token.clone(),
+                    payment_method_id: None,
+                    param,
+                },
+            })
+        })
+        .collect()
+}
+
+/// Where one intent's authorization leaves its pay call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayStep {
+    /// The hold is placed (or the share charged): the call goes on.
+    Placed,
+    /// The card was declined: the call stops and answers with the decline.
+    Declined,
+}
+
+/// Judges one intent's authorization in a pay call (`authorized` is the intent after it). A card
+/// that wants the buyer to authenticate (3D Secure) is refused, blaming the card's field: a pay
+/// call places all its holds at once and cannot wait for a buyer.
+pub fn judge_pay_step(share: &PayShare, authorized: &PaymentIntent) -> Result<PayStep, Rejection> {
+    match authorized.status {
+        Status::RequiresPaymentMethod => Ok(PayStep::Declined),
+        Status::RequiresAction => Err(Rejection::param(
+            ErrorCode::InvalidPaymentSourceToken,
+            &share.source.param,
+            "this card needs the buyer to authenticate, which an order payment cannot wait for",
+        )),
+        _ => Ok(PayStep::Placed),
+    }
 }
 
 /// Records the intents a pay call authorized or charged: holds for manual capture, payment for
@@ -726,14 +864,38 @@ fn settle(next: &mut Order, events: &mut Vec<(EventType, OrderEventDetail)>, int
 
 // ---- After the hold ----------------------------------------------------------------------------
 
-/// A capture through the order route once the intent is already captured: the same amount
-/// replays, any other is refused. `None` stands for the full authorization.
-pub fn check_recapture(intent: &PaymentIntent, amount: Option<&RawMoney>) -> Result<(), Rejection> {
-    let asked = amount.map_or(intent.authorized, |m| m.amount);
-    let same_currency =
-        amount.is_none_or(|m| Currency::parse(&m.currency) == Some(intent.currency()));
-    if asked == intent.captured && same_currency {
-        return Ok(());
+/// A capture through the order's route, as decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderCapture {
+    /// The intent is already captured for this amount: the retry replays with the order.
+    Replay,
+    /// Capture this much.
+    Capture(Money),
+}
+
+/// Decides a capture through the order's route. Once the intent is captured, the same amount
+/// replays and any other is refused (`None` stands for the full authorization); before, the
+/// intent's own capture rules decide.
+pub fn decide_capture<'a>(
+    intent: &PaymentIntent,
+    capture: impl Into<Capture<'a>>,
+    now: Timestamp,
+) -> Result<OrderCapture, Rejection> {
+    let capture = capture.into();
+    if intent.status != Status::Succeeded {
+        return intent::decide_capture(intent, capture, now).map(OrderCapture::Capture);
+    }
+    let asked = match capture {
+        Capture::Requested(req) => req.amount.as_ref().map(RawMoney::money),
+        Capture::Scheduled(amount) => amount.map(Some),
+    };
+    let captured = Some(intent.money(intent.captured));
+    let same = match asked {
+        None => intent.authorized == intent.captured,
+        Some(asked) => asked == captured,
+    };
+    if same {
+        return Ok(OrderCapture::Replay);
     }
     Err(Rejection::param(
         ErrorCode::CaptureAmountMismatch,
@@ -742,6 +904,17 @@ pub fn check_recapture(intent: &PaymentIntent, amount: Option<&RawMoney>) -> Res
             "this authorization was already captured for {}; a retry only replays with the same amount",
             intent.captured
         ),
+    ))
+}
+
+/// Through an order's routes, an intent of another order (or of none) does not exist.
+pub fn check_on_order(order: &Order, intent: &PaymentIntent) -> Result<(), Rejection> {
+    if intent.order_id.as_deref() == Some(order.id.as_str()) {
+        return Ok(());
+    }
+    Err(Rejection::new(
+        ErrorCode::PaymentIntentNotFound,
+        "no such payment intent on this order",
     ))
 }
 
@@ -821,15 +994,11 @@ pub fn apply_refund(
 }
 
 /// Records a new intent on the order (creation of an order-linked intent).
-pub fn link_intent(order: &Order, intent_id: &str, now: Timestamp) -> Order {
+fn link_intent(order: &Order, intent_id: &str, now: Timestamp) -> Order {
     let mut next = order.next_version(now);
     next.payment_intent_ids.push(intent_id.to_owned());
     next
 }
 
-/// The intent as it pays its share of the order: its amount becomes the share.
-pub fn share_of(intent: &PaymentIntent, amount: Money) -> PaymentIntent {
-    let mut share = intent.clone();
-    share.amount = amount;
-    share
-}
+#[cfg(test)]
+mod tests;

@@ -10,12 +10,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, Rejection};
-use crate::event::EventType;
-use crate::intent::{
-    ActionStatus, ActionType, Ctx, PaymentIntent, RawMoney, Status, TEXT_CHARS_MAX,
-};
+use crate::event_type::EventType;
+use crate::intent::{ActionStatus, ActionType, Ctx, PaymentIntent, Status, TEXT_CHARS_MAX};
 use crate::metadata::{self, Metadata};
-use crate::money::{Currency, Money};
+use crate::money::{AmountRules, Limits, Money, RawMoney};
 use crate::{Scope, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +109,24 @@ impl PaymentIntent {
     }
 }
 
+/// How a refund checks its amount, in the contract's order: greater than zero, in the payment's
+/// currency (an unknown code is simply another currency), no more than still refundable.
+const REFUND_AMOUNT: AmountRules = AmountRules {
+    unknown_currency: None,
+    other_currency: (
+        ErrorCode::RefundCurrencyMismatch,
+        "refund in the payment's currency",
+    ),
+    zero_allowed: false,
+    too_small: (
+        ErrorCode::InvalidRefundAmount,
+        "the refund amount must be greater than zero",
+    ),
+    too_large: (ErrorCode::RefundAmountExceedsCaptured, |amount, max| {
+        format!("cannot refund {amount}: {max} of the captured amount is still refundable")
+    }),
+};
+
 /// Checks a refund, in order: the intent was captured, then the amount (greater than zero, same
 /// currency, no more than still refundable), then the reason.
 pub fn decide_refund(intent: &PaymentIntent, req: &RefundRequest) -> Result<Money, Rejection> {
@@ -125,38 +141,25 @@ pub fn decide_refund(intent: &PaymentIntent, req: &RefundRequest) -> Result<Mone
         ));
     }
     let amount = match &req.amount {
-        None => intent.money(intent.refundable()),
         Some(raw) => {
-            if raw.amount <= 0 {
-                return Err(Rejection::param(
-                    ErrorCode::InvalidRefundAmount,
-                    "amount_money.amount",
-                    "the refund amount must be greater than zero",
-                ));
-            }
-            match Currency::parse(&raw.currency) {
-                Some(currency) if currency == intent.currency() => Money::new(raw.amount, currency),
-                _ => {
-                    return Err(Rejection::param(
-                        ErrorCode::RefundCurrencyMismatch,
-                        "amount_money.currency",
-                        format!("refund in the payment's currency, {}", intent.currency()),
-                    ));
-                }
-            }
+            let refundable = Limits {
+                currency: Some(intent.currency()),
+                max: Some(intent.refundable()),
+            };
+            raw.check("amount_money", refundable, &REFUND_AMOUNT)?
         }
+        None if intent.refundable() == 0 => {
+            return Err(Rejection::param(
+                ErrorCode::RefundAmountExceedsCaptured,
+                "amount_money.amount",
+                format!(
+                    "all of the {} captured is refunded or being refunded",
+                    intent.captured
+                ),
+            ));
+        }
+        None => intent.money(intent.refundable()),
     };
-    if amount.amount > intent.refundable() || amount.amount == 0 {
-        return Err(Rejection::param(
-            ErrorCode::RefundAmountExceedsCaptured,
-            "amount_money.amount",
-            format!(
-                "{} of the {} captured is still refundable",
-                intent.refundable(),
-                intent.captured
-            ),
-        ));
-    }
     if let Some(reason) = &req.reason
         && RefundReason::parse(reason).is_none()
     {

@@ -8,12 +8,15 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, Rejection};
-use crate::event::EventType;
+use crate::event_type::EventType;
 use crate::intent::{
-    ActionStatus, ActionType, CaptureMethod, Ctx, PaymentIntent, RawMoney, Status, Transition,
+    ActionStatus, ActionType, CAPTURE_AMOUNT, CaptureMethod, Ctx, PaymentIntent, Status, Transition,
 };
-use crate::money::{Currency, Money};
+use crate::money::{Limits, Money, RawMoney};
 use crate::time::Timestamp;
+
+/// The reference recorded on the capture or void action a scheduled action performs.
+pub const SCHEDULED_REFERENCE: &str = "scheduled";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -272,41 +275,19 @@ pub fn set_scheduled_action(
     Ok(Transition::new(next, Vec::new()))
 }
 
-/// The amount checks of a capture, made when the capture is scheduled rather than when it runs.
+/// The amount checks of a capture, made when the capture is scheduled rather than when it runs:
+/// against the hold if there is one, else against the amount the hold will be for.
 fn scheduled_amount(intent: &PaymentIntent, raw: &RawMoney) -> Result<Money, Rejection> {
-    if raw.amount <= 0 {
-        return Err(Rejection::param(
-            ErrorCode::InvalidCaptureAmount,
-            "amount_money.amount",
-            "the capture amount must be greater than zero",
-        ));
-    }
-    match Currency::parse(&raw.currency) {
-        Some(currency) if currency == intent.currency() => {}
-        _ => {
-            return Err(Rejection::param(
-                ErrorCode::CaptureCurrencyMismatch,
-                "amount_money.currency",
-                format!(
-                    "capture in the authorization's currency, {}",
-                    intent.currency()
-                ),
-            ));
-        }
-    }
-    let limit = if intent.status == Status::RequiresCapture {
+    let max = if intent.status == Status::RequiresCapture {
         intent.capturable
     } else {
         intent.amount.amount
     };
-    if raw.amount > limit {
-        return Err(Rejection::param(
-            ErrorCode::CaptureAmountExceedsAuthorized,
-            "amount_money.amount",
-            format!("cannot capture {} of a {limit} hold", raw.amount),
-        ));
-    }
-    Ok(Money::new(raw.amount, intent.currency()))
+    let limits = Limits {
+        currency: Some(intent.currency()),
+        max: Some(max),
+    };
+    raw.check("amount_money", limits, &CAPTURE_AMOUNT)
 }
 
 /// Clears the scheduled action; `None` when there is nothing to clear: no schedule, or an intent

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, Rejection};
-use crate::event::EventType;
+use crate::event_type::EventType;
 use crate::{Scope, Timestamp};
 
 /// Seconds from a failed attempt to the next: attempt 1 is immediate, then 5 s, 5 min, 30 min,
@@ -88,6 +88,21 @@ pub fn check_url(url: &str, livemode: bool) -> Result<(), Rejection> {
         ("http", true) => Err(invalid("live-mode endpoints must use https")),
         _ => Err(invalid("url must use http or https")),
     }
+}
+
+/// Longest endpoint `description` accepted.
+pub const DESCRIPTION_CHARS_MAX: usize = 500;
+
+/// Checks an endpoint's `description`.
+pub fn check_description(description: Option<&str>) -> Result<(), Rejection> {
+    if description.is_some_and(|d| d.chars().count() > DESCRIPTION_CHARS_MAX) {
+        return Err(Rejection::param(
+            ErrorCode::InvalidParameter,
+            "description",
+            format!("description is at most {DESCRIPTION_CHARS_MAX} characters"),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks `enabled_events`: known event types, or `*`.

@@ -46,15 +46,22 @@
 //!   `refund_pending`, and each resolved refund has exactly one refund action with its amount,
 //!   status, reference and request; a refund is created once and resolved at most once.
 //!
+//! Pay calls run on their own: a random order (balance, status, an active hold, strict inventory)
+//! and a random pool of intents (on the order, on another, on none; missing; waiting for a card,
+//! for 3D Secure, or held) meet a random call (ids repeated or missing, tokens and shares for
+//! intents named or not, shares in other currencies, zero, negative, or splitting the balance). The
+//! answer of `order::decide_pay` must be the contract's refusal, in its order, or one share per
+//! intent named, each greater than zero in the order's currency, adding up to the balance due.
+//!
 //! `PROPTEST_CASES` overrides the number of cases (2000 by default: about a second unoptimized).
 
 use holdfast_domain::intent::Card;
 use holdfast_domain::intent::{
-    ActionStatus, ActionType, AuthorizationResult, CancellationReason, CaptureRequest,
-    CreateRequest, Ctx, Due, PaymentError, PaymentIntent, RawMoney, ScheduleRequest,
+    ActionStatus, ActionType, AuthorizationResult, CancellationReason, Capture, CaptureRequest,
+    CreateRequest, Ctx, Due, NewIntent, PaymentError, PaymentIntent, RawMoney, ScheduleRequest,
     ScheduledAction, ScheduledKind, Status, Transition, apply_authorization, apply_cancel,
     apply_capture, apply_expiry, apply_expiry_warning, check_authenticate, check_confirm,
-    clear_scheduled_action, create, decide_cancel, decide_capture, set_scheduled_action,
+    clear_scheduled_action, decide_cancel, decide_capture, set_scheduled_action,
 };
 use holdfast_domain::refund::{
     Refund, RefundOutcome, RefundReason, RefundRequest, RefundStatus, decide_refund,
@@ -394,8 +401,20 @@ fn create_request(c: &Creation, with_schedule: bool) -> CreateRequest {
                 amount: None,
             }
         }),
-        expiry_warning_lead_seconds: c.lead,
         ..CreateRequest::default()
+    }
+}
+
+/// What the service brings to a creation: no card (nothing here auto-confirms), the server's
+/// warning lead, and the time.
+fn new_intent(lead: Option<i64>) -> NewIntent {
+    NewIntent {
+        id: "pi_prop".into(),
+        scope: scope(),
+        client_secret_hash: "hash".into(),
+        has_payment_source: false,
+        expiry_warning_lead_seconds: lead,
+        now: T0,
     }
 }
 
@@ -431,13 +450,7 @@ fn kind_of(name: &str) -> Option<ScheduledKind> {
 /// parameter; the case then goes on with the same intent created without it.
 fn open(c: &Creation) -> Result<PaymentIntent, TestCaseError> {
     let expected = expected_creation(c);
-    let created = create(
-        "pi_prop".into(),
-        scope(),
-        "hash".into(),
-        create_request(c, true),
-        T0,
-    );
+    let created = new_intent(c.lead).create(create_request(c, true));
     let intent = match (expected, created) {
         (Ok(()), Ok(t)) => {
             prop_assert_eq!(t.events, vec![EventType::PaymentIntentCreated]);
@@ -446,15 +459,10 @@ fn open(c: &Creation) -> Result<PaymentIntent, TestCaseError> {
         (Err((code, param)), Err(r)) => {
             prop_assert_eq!(r.code, code, "{}", r.message);
             prop_assert_eq!(r.param.as_deref(), Some(param));
-            create(
-                "pi_prop".into(),
-                scope(),
-                "hash".into(),
-                create_request(c, false),
-                T0,
-            )
-            .map_err(|r| TestCaseError::fail(format!("a valid creation was refused: {r}")))?
-            .intent
+            new_intent(c.lead)
+                .create(create_request(c, false))
+                .map_err(|r| TestCaseError::fail(format!("a valid creation was refused: {r}")))?
+                .intent
         }
         (Ok(()), Err(r)) => {
             return Err(TestCaseError::fail(format!(
@@ -495,13 +503,7 @@ fn created() -> impl Strategy<Value = PaymentIntent> {
                 schedule: None,
                 lead: None,
             };
-            match create(
-                "pi_prop".into(),
-                scope(),
-                "hash".into(),
-                create_request(&c, false),
-                T0,
-            ) {
+            match new_intent(c.lead).create(create_request(&c, false)) {
                 Ok(t) => t.intent,
                 Err(r) => panic!("a valid creation was refused: {r}"),
             }
@@ -555,19 +557,12 @@ fn perform(intent: &PaymentIntent, now: Timestamp, ids: &mut u64) -> Result<Work
         Due::ExpiryWarning => (None, apply_expiry_warning(intent, now)),
         Due::Scheduled(action) => match action.kind {
             ScheduledKind::Capture => {
-                let req = CaptureRequest {
-                    amount: action.amount.map(|m| RawMoney {
-                        amount: m.amount,
-                        currency: m.currency.to_string(),
-                    }),
-                    reference: Some(SCHEDULED.into()),
-                    ..CaptureRequest::default()
-                };
-                match decide_capture(intent, &req, now) {
+                let capture = Capture::Scheduled(action.amount);
+                match decide_capture(intent, capture, now) {
                     Ok(money) => (
                         None,
                         Some(with_ctx(now, ids, |ctx| {
-                            apply_capture(intent, money, &req, ctx)
+                            apply_capture(intent, money, capture, ctx)
                         })),
                     ),
                     Err(r) => (Some(r), clear_scheduled_action(intent, now)),
@@ -2175,5 +2170,495 @@ proptest! {
         prop_assert_eq!(after.released, authorized - want);
         prop_assert_eq!(after.authorized, authorized);
         prop_assert_eq!(after.version, before.version + 1);
+    }
+}
+
+// ---- Pay calls ---------------------------------------------------------------------------------
+
+/// Where one intent of a pay call's pool lives, and how it stands.
+#[derive(Debug, Clone, Copy)]
+struct PoolIntent {
+    /// The service finds it.
+    exists: bool,
+    /// 0: on the order paid, 1: on another order, 2: on no order.
+    home: u8,
+    manual: bool,
+    /// 0: requires_payment_method, 1: requires_action, 2: requires_capture.
+    status: u8,
+}
+
+/// The order a pay call pays, as it stands when the call is decided.
+#[derive(Debug, Clone, Copy)]
+struct PayOrder {
+    due: i64,
+    /// 0: open, 1: paid in full, 2: canceled.
+    status: u8,
+    held: bool,
+    strict: bool,
+}
+
+/// A share as asked for: an amount relative to the balance, and a currency.
+#[derive(Debug, Clone, Copy)]
+struct AskedShare {
+    /// 0: a random part of the balance, 1: zero, 2: negative, 3: the whole balance, 4: what the
+    /// shares before it leave of the balance.
+    kind: u8,
+    permille: u16,
+    currency: &'static str,
+}
+
+#[derive(Debug, Clone)]
+struct PayCase {
+    order: PayOrder,
+    pool: [PoolIntent; 4],
+    /// Indexes into the pool; 4 names an intent that never exists.
+    ids: Vec<usize>,
+    /// A token for each intent named.
+    token_each: bool,
+    /// More pool indexes a token is given for.
+    tokens: Vec<usize>,
+    /// A share for each intent named, the last one taking what is left of the balance.
+    split_each: bool,
+    /// More shares, by pool index.
+    shares: Vec<(usize, AskedShare)>,
+    /// The balance the caller expects: off by this much, in this currency.
+    expected_off: i64,
+    expected_currency: &'static str,
+}
+
+fn pay_case() -> impl Strategy<Value = PayCase> {
+    let pool_intent = (
+        prop::bool::weighted(0.95),
+        prop::sample::select(vec![0u8, 0, 0, 0, 0, 0, 0, 0, 1, 2]),
+        any::<bool>(),
+        prop::sample::select(vec![0u8, 0, 0, 0, 0, 0, 0, 0, 1, 2]),
+    )
+        .prop_map(|(exists, home, manual, status)| PoolIntent {
+            exists,
+            home,
+            manual,
+            status,
+        });
+    let order = (
+        1..=1_000_000i64,
+        prop::sample::select(vec![0u8, 0, 0, 0, 0, 0, 0, 0, 1, 2]),
+        prop::bool::weighted(0.05),
+        prop::bool::weighted(0.1),
+    )
+        .prop_map(|(due, status, held, strict)| PayOrder {
+            due,
+            status,
+            held,
+            strict,
+        });
+    let share = (
+        prop::sample::select(vec![0u8, 0, 0, 1, 2, 3, 4]),
+        0..=1000u16,
+        prop::sample::select(vec!["USD", "USD", "USD", "EUR", "usd"]),
+    )
+        .prop_map(|(kind, permille, currency)| AskedShare {
+            kind,
+            permille,
+            currency,
+        });
+    (
+        order,
+        [
+            pool_intent.clone(),
+            pool_intent.clone(),
+            pool_intent.clone(),
+            pool_intent,
+        ],
+        (
+            prop::sample::subsequence(vec![0usize, 1, 2, 3], 0..=3).prop_shuffle(),
+            prop::option::weighted(0.1, 0..5usize),
+        )
+            .prop_map(|(mut ids, extra)| {
+                ids.extend(extra);
+                ids
+            }),
+        (
+            prop::bool::weighted(0.9),
+            prop::option::weighted(0.1, 0..5usize).prop_map(Vec::from_iter),
+        ),
+        (
+            prop::bool::weighted(0.6),
+            prop::option::weighted(0.25, (0..5usize, share)).prop_map(Vec::from_iter),
+        ),
+        prop::sample::select(vec![0i64, 0, 0, 0, 0, 0, 0, 0, -1, 1]),
+        prop::sample::select(vec!["USD", "USD", "USD", "USD", "USD", "USD", "USD", "EUR"]),
+    )
+        .prop_map(
+            |(
+                order,
+                pool,
+                ids,
+                (token_each, tokens),
+                (split_each, shares),
+                expected_off,
+                expected_currency,
+            )| PayCase {
+                order,
+                pool,
+                ids,
+                token_each,
+                tokens,
+                split_each,
+                shares,
+                expected_off,
+                expected_currency,
+            },
+        )
+}
+
+fn pool_id(i: usize) -> String {
+    format!("pi_{i}")
+}
+
+/// Builds the order and the intents the service would find, with the real functions.
+fn pay_world(case: &PayCase) -> (holdfast_domain::order::Order, Vec<PaymentIntent>) {
+    use holdfast_domain::order::{
+        self, CreateOrder, Financials, InventoryTracking, LineItemRequest, OrderHold, OrderStatus,
+    };
+    let order_of = |id: &str| {
+        let req = CreateOrder {
+            currency: "USD".into(),
+            financials: Financials {
+                line_items: vec![LineItemRequest {
+                    name: "Item".into(),
+                    quantity: 1,
+                    unit_price: RawMoney {
+                        amount: case.order.due,
+                        currency: "USD".into(),
+                    },
+                    sku: None,
+                    inventory_tracking: None,
+                }],
+                ..Financials::default()
+            },
+            ..CreateOrder::default()
+        };
+        order::create_order(id.into(), scope(), req, T0).expect("a valid order")
+    };
+    let mut paid = order_of("ord_paid");
+    let mut other = order_of("ord_other");
+    let mut intents = Vec::new();
+    for (i, p) in case.pool.iter().enumerate() {
+        let new = NewIntent {
+            id: pool_id(i),
+            ..new_intent(None)
+        };
+        let req = CreateRequest {
+            capture_method: Some(if p.manual { "manual" } else { "automatic" }.into()),
+            ..CreateRequest::default()
+        };
+        let created = match p.home {
+            0 | 1 => {
+                let on = if p.home == 0 { &mut paid } else { &mut other };
+                let req = CreateRequest {
+                    order_id: Some(on.id.clone()),
+                    ..req
+                };
+                let (created, linked) =
+                    order::create_intent(Some(on), new, req, T0).expect("the order takes it");
+                *on = linked;
+                created.intent
+            }
+            _ => {
+                new.create(CreateRequest {
+                    amount: Some(RawMoney {
+                        amount: case.order.due,
+                        currency: "USD".into(),
+                    }),
+                    ..req
+                })
+                .expect("a valid intent")
+                .intent
+            }
+        };
+        let mut ids = 0;
+        let after = match p.status {
+            0 => created,
+            1 => {
+                with_ctx(T0, &mut ids, |ctx| {
+                    apply_authorization(
+                        &created,
+                        answer_of(&created, &Answer::Challenge),
+                        None,
+                        ctx,
+                    )
+                })
+                .intent
+            }
+            _ => {
+                with_ctx(T0, &mut ids, |ctx| {
+                    let hold = answer_of(&created, &Answer::Hold { expires_in: 3600 });
+                    apply_authorization(&created, hold, None, ctx)
+                })
+                .intent
+            }
+        };
+        if p.exists {
+            intents.push(after);
+        }
+    }
+    // The order as it stands at pay time.
+    if case.order.strict {
+        paid.line_items[0].inventory_tracking = InventoryTracking::Strict;
+    }
+    match case.order.status {
+        0 => {}
+        1 => {
+            paid.status = OrderStatus::Paid;
+            paid.paid = paid.total;
+        }
+        _ => paid.status = OrderStatus::Canceled,
+    }
+    if case.order.held {
+        paid.holds.push(OrderHold {
+            payment_intent_id: "pi_elsewhere".into(),
+            authorized: 1,
+            capturable: 1,
+            expires_at: T0.plus_seconds(3600),
+        });
+    }
+    (paid, intents)
+}
+
+/// The processor's answer, as [`Answer`] describes it, for an intent.
+fn answer_of(intent: &PaymentIntent, answer: &Answer) -> AuthorizationResult {
+    let card = Card {
+        brand: "visa".into(),
+        last_four: "4242".into(),
+    };
+    match answer {
+        Answer::Challenge => AuthorizationResult::RequiresAction {
+            card,
+            processor_ref: format!("ch_{}", intent.id),
+            redirect_url: "https://example.test/3ds".into(),
+        },
+        _ => AuthorizationResult::Authorized {
+            card,
+            processor_ref: format!("ch_{}", intent.id),
+            expires_at: T0.plus_seconds(3600),
+            captured: false,
+        },
+    }
+}
+
+fn pay_command(case: &PayCase, due: i64) -> holdfast_domain::order::PayCommand {
+    use std::collections::BTreeMap;
+    let mut tokens: BTreeMap<String, String> = BTreeMap::new();
+    let named = case.ids.iter().filter(|_| case.token_each);
+    for i in named.chain(&case.tokens) {
+        tokens.insert(pool_id(*i), format!("tok_{i}"));
+    }
+    let mut shares: Vec<(usize, AskedShare)> = Vec::new();
+    if case.split_each {
+        let n = case.ids.len();
+        for (k, i) in case.ids.iter().enumerate() {
+            let kind = if k + 1 == n { 4 } else { 0 };
+            let permille = u16::try_from(1000 / n.max(1)).unwrap_or(1000);
+            shares.push((
+                *i,
+                AskedShare {
+                    kind,
+                    permille,
+                    currency: "USD",
+                },
+            ));
+        }
+    }
+    shares.extend(case.shares.iter().copied());
+    let mut amounts: BTreeMap<String, RawMoney> = BTreeMap::new();
+    let mut asked = 0i64;
+    for (i, s) in shares {
+        let amount = match s.kind {
+            0 => due * i64::from(s.permille) / 1000,
+            1 => 0,
+            2 => -1 - i64::from(s.permille),
+            3 => due,
+            _ => due - asked,
+        };
+        asked = asked.saturating_add(amount);
+        amounts.insert(
+            pool_id(i),
+            RawMoney {
+                amount,
+                currency: s.currency.into(),
+            },
+        );
+    }
+    holdfast_domain::order::PayCommand {
+        payment_intent_ids: case.ids.iter().map(|i| pool_id(*i)).collect(),
+        payment_source_tokens: tokens,
+        expected_amount: RawMoney {
+            amount: due + case.expected_off,
+            currency: case.expected_currency.into(),
+        },
+        payment_amounts: amounts,
+    }
+}
+
+/// Each intent's share of a pay call, or the code and field of its refusal.
+type PayAnswer = Result<Vec<(String, i64)>, (ErrorCode, Option<String>)>;
+
+/// The contract's answer to a pay call, in its order (see `order::decide_pay`).
+fn expected_pay(
+    order: &holdfast_domain::order::Order,
+    cmd: &holdfast_domain::order::PayCommand,
+    all: &[PaymentIntent],
+) -> PayAnswer {
+    use holdfast_domain::intent::CaptureMethod;
+    use holdfast_domain::order::{InventoryTracking, OrderStatus};
+    let refuse = |code, param: &str| Err((code, Some(param.to_owned())));
+    let mut named: Vec<&PaymentIntent> = Vec::new();
+    for id in &cmd.payment_intent_ids {
+        if named.iter().any(|i| &i.id == id) {
+            return refuse(ErrorCode::InvalidParameter, "payment_intent_ids");
+        }
+        match all.iter().find(|i| &i.id == id) {
+            Some(intent) => named.push(intent),
+            None => return refuse(ErrorCode::PaymentIntentNotFound, "payment_intent_ids"),
+        }
+    }
+    let named_ids: Vec<&String> = named.iter().map(|i| &i.id).collect();
+    if cmd
+        .payment_source_tokens
+        .keys()
+        .chain(cmd.payment_amounts.keys())
+        .any(|k| !named_ids.contains(&k))
+    {
+        return refuse(ErrorCode::InvalidParameter, "payment_intent_ids");
+    }
+    let due = (order.total - order.paid).max(0);
+    if order.status != OrderStatus::Open || due == 0 {
+        return Err((ErrorCode::OrderNotPayable, None));
+    }
+    if !order.holds.is_empty() {
+        return Err((ErrorCode::PaymentAttemptInProgress, None));
+    }
+    if cmd.expected_amount.amount != due || cmd.expected_amount.currency != "USD" {
+        return refuse(ErrorCode::OrderAmountMismatch, "expected_amount_money");
+    }
+    if named.is_empty() {
+        return refuse(ErrorCode::MissingParameter, "payment_intent_ids");
+    }
+    let strict = order
+        .line_items
+        .iter()
+        .any(|l| l.inventory_tracking == InventoryTracking::Strict);
+    for intent in &named {
+        if intent.order_id.as_deref() != Some(order.id.as_str()) {
+            return refuse(ErrorCode::InvalidParameter, "payment_intent_ids");
+        }
+        if intent.status != Status::RequiresPaymentMethod {
+            return refuse(ErrorCode::InvalidStatusForConfirm, "payment_intent_ids");
+        }
+        if intent.capture_method == CaptureMethod::Manual && strict {
+            return refuse(
+                ErrorCode::StrictInventoryDelayedCaptureUnsupported,
+                "capture_method",
+            );
+        }
+    }
+    let amounts: Vec<i64> = if named.len() == 1 && cmd.payment_amounts.is_empty() {
+        vec![due]
+    } else {
+        let mut amounts = Vec::new();
+        for intent in &named {
+            let param = format!("payment_amounts.{}", intent.id);
+            let Some(share) = cmd.payment_amounts.get(&intent.id) else {
+                return refuse(ErrorCode::MissingParameter, &param);
+            };
+            match share.currency.as_str() {
+                "USD" => {}
+                "EUR" => {
+                    return refuse(
+                        ErrorCode::OrderCurrencyMismatch,
+                        &format!("{param}.currency"),
+                    );
+                }
+                _ => return refuse(ErrorCode::InvalidParameter, &format!("{param}.currency")),
+            }
+            if share.amount <= 0 {
+                return refuse(ErrorCode::InvalidParameter, &format!("{param}.amount"));
+            }
+            amounts.push(share.amount);
+        }
+        if amounts.iter().sum::<i64>() != due {
+            return refuse(ErrorCode::OrderAmountMismatch, "payment_amounts");
+        }
+        amounts
+    };
+    for intent in &named {
+        if !cmd.payment_source_tokens.contains_key(&intent.id) {
+            return refuse(
+                ErrorCode::MissingParameter,
+                &format!("payment_source_tokens.{}", intent.id),
+            );
+        }
+    }
+    Ok(named.iter().map(|i| i.id.clone()).zip(amounts).collect())
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// A random pay call over a random order and pool of intents: refused exactly as the contract
+    /// says, in its order; or accepted with one share per intent named, in order, each greater
+    /// than zero in the order's currency, adding up to the balance due, on the card given for it,
+    /// and nothing of the intent changed but its amount.
+    #[test]
+    fn pay_calls_are_refused_in_the_contracts_order_or_split_the_balance_exactly(
+        case in pay_case(),
+    ) {
+        let (order, all) = pay_world(&case);
+        let cmd = pay_command(&case, case.order.due);
+        // What the service hands over: the intents named, each once, up to the first missing.
+        let mut found: Vec<PaymentIntent> = Vec::new();
+        for id in &cmd.payment_intent_ids {
+            if found.iter().any(|i| &i.id == id) {
+                continue;
+            }
+            match all.iter().find(|i| &i.id == id) {
+                Some(intent) => found.push(intent.clone()),
+                None => break,
+            }
+        }
+        let got = holdfast_domain::order::decide_pay(&order, &cmd, &found);
+        let expected = expected_pay(&order, &cmd, &all);
+        match (got, expected) {
+            (Ok(shares), Ok(want)) => {
+                let got: Vec<(String, i64)> =
+                    shares.iter().map(|s| (s.intent.id.clone(), s.intent.amount.amount)).collect();
+                prop_assert_eq!(&got, &want);
+                prop_assert_eq!(want.iter().map(|(_, a)| a).sum::<i64>(), order.total - order.paid);
+                for share in &shares {
+                    prop_assert!(share.intent.amount.amount > 0);
+                    prop_assert_eq!(share.intent.amount.currency, order.currency);
+                    let stored = all.iter().find(|i| i.id == share.intent.id).expect("found");
+                    prop_assert_eq!(
+                        &PaymentIntent { amount: stored.amount, ..share.intent.clone() },
+                        stored
+                    );
+                    prop_assert_eq!(
+                        Some(&share.source.token),
+                        cmd.payment_source_tokens.get(&share.intent.id)
+                    );
+                    prop_assert_eq!(
+                        &share.source.param,
+                        &format!("payment_source_tokens.{}", share.intent.id)
+                    );
+                }
+            }
+            (Err(r), Err((code, param))) => {
+                prop_assert_eq!(r.code, code, "{}", r.message);
+                prop_assert_eq!(r.param, param);
+            }
+            (got, expected) => {
+                return Err(TestCaseError::fail(format!("expected {expected:?}, got {got:?}")));
+            }
+        }
     }
 }

@@ -182,6 +182,11 @@ impl From<&ServiceError> for ApiError {
                     "the card processor failed or timed out; nothing was changed, retry with the same Idempotency-Key",
                 )
             },
+            // The body says what to retry; the log keeps a trace of the contention.
+            ServiceError::Contended(reason) => ApiError {
+                internal: Some(format!("contended: {reason}")),
+                ..ApiError::new(ErrorCode::ServiceUnavailable, reason.clone())
+            },
             ServiceError::Store(holdfast_store::StoreError::UnknownCursor) => ApiError::param(
                 ErrorCode::InvalidParameter,
                 "cursor",

@@ -1,5 +1,6 @@
-//! Extractors: the caller (API key or client secret), the `Idempotency-Key`, and a strict JSON
-//! body. Each refuses with the error envelope and a precise code and `param`, never a 500.
+//! Extractors: the caller (API key or client secret), the `Idempotency-Key`, a strict JSON
+//! body, and the query string with its paging parameters. Each refuses with the error envelope
+//! and a precise code and `param`, never a 500.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -7,6 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use holdfast_domain::ErrorCode;
 use holdfast_service::{Caller, IdempotencyKey, RequestCtx, ids::sha256_hex};
+use holdfast_store::PageRequest;
 use serde::de::DeserializeOwned;
 
 use crate::AppState;
@@ -17,6 +19,9 @@ use crate::request_id;
 pub const BODY_BYTES_MAX: usize = 64 * 1024;
 /// Longest `Idempotency-Key` accepted.
 pub const IDEMPOTENCY_KEY_CHARS_MAX: usize = 255;
+/// Default and largest page sizes of a list.
+pub const PAGE_LIMIT_DEFAULT: u32 = 20;
+pub const PAGE_LIMIT_MAX: u32 = 100;
 
 /// The authenticated caller.
 #[derive(Debug, Clone)]
@@ -334,6 +339,30 @@ impl Query {
                 )
             }),
         }
+    }
+
+    /// Takes the paging parameters: `limit` (1–100, default 20) and `cursor`.
+    pub fn page(&mut self) -> Result<PageRequest, ApiError> {
+        let limit = self
+            .take_parsed(
+                "limit",
+                |s| {
+                    s.parse::<u32>()
+                        .ok()
+                        .filter(|n| (1..=PAGE_LIMIT_MAX).contains(n))
+                },
+                "an integer from 1 to 100",
+            )?
+            .unwrap_or(PAGE_LIMIT_DEFAULT);
+        let cursor = self.take("cursor")?;
+        if cursor.as_ref().is_some_and(String::is_empty) {
+            return Err(ApiError::param(
+                ErrorCode::InvalidParameter,
+                "cursor",
+                "cursor must not be empty",
+            ));
+        }
+        Ok(PageRequest { limit, cursor })
     }
 
     /// Refuses whatever parameter was not taken.

@@ -10,15 +10,14 @@ pub mod extract;
 pub mod limits;
 pub mod openapi;
 pub mod request_id;
+mod respond;
 mod routes;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::StatusCode;
 use holdfast_domain::ErrorCode;
-use holdfast_service::{Holdfast, Reply, ServiceError};
-use serde::Serialize;
+use holdfast_service::Holdfast;
 
 use crate::error::ApiError;
 pub use crate::limits::{Limits, Rate};
@@ -32,8 +31,9 @@ pub struct AppState {
 /// The whole API, shared by `holdfast serve` and the tests.
 ///
 /// The guard rails wrap each API route (`route_layer`), after routing, so that they know which
-/// route a request is for. The health routes are merged in after them: a load balancer's probe
-/// must get through an overloaded or rate-limited process. Unknown routes answer 404 without them.
+/// route a request is for. The health routes and `/openapi.json` are merged in after them: a load
+/// balancer's probe must get through an overloaded or rate-limited process. Unknown routes answer
+/// 404 without them.
 pub fn router(app: Arc<Holdfast>, limits: Limits) -> Router {
     router_with_pages(app, limits, Router::new())
 }
@@ -50,7 +50,11 @@ pub fn router_with_pages(app: Arc<Holdfast>, limits: Limits, pages: Router) -> R
             guard,
             limits::middleware,
         ))
-        .merge(Router::<AppState>::from(routes::open()).with_state(state))
+        .merge(
+            Router::<AppState>::from(routes::open())
+                .merge(Router::<AppState>::from(openapi::router()))
+                .with_state(state),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(request_id::middleware))
@@ -65,45 +69,4 @@ async fn method_not_allowed() -> ApiError {
         ErrorCode::MethodNotAllowed,
         "this route does not take that method",
     )
-}
-
-/// Renders a value as a JSON answer.
-pub(crate) fn json_reply<T: Serialize>(status: StatusCode, value: &T) -> Reply {
-    match serde_json::to_vec(value) {
-        Ok(body) => Reply {
-            status: status.as_u16(),
-            body,
-            replayed: false,
-            retry_after_seconds: None,
-            sensitive: false,
-        },
-        Err(e) => ApiError {
-            internal: Some(e.to_string()),
-            ..ApiError::new(ErrorCode::InternalError, "an internal error occurred")
-        }
-        .reply(),
-    }
-}
-
-/// Like [`render`], for answers that show a secret: stored sealed for idempotent replays.
-pub(crate) fn render_sensitive<T, O: Serialize>(
-    status: StatusCode,
-    shape: impl Fn(&T) -> O,
-) -> impl Fn(&Result<T, ServiceError>) -> Reply {
-    let inner = render(status, shape);
-    move |outcome| Reply {
-        sensitive: true,
-        ..inner(outcome)
-    }
-}
-
-/// A renderer for a use case's outcome: `{"data": shape(value)}` on success, the envelope on error.
-pub(crate) fn render<T, O: Serialize>(
-    status: StatusCode,
-    shape: impl Fn(&T) -> O,
-) -> impl Fn(&Result<T, ServiceError>) -> Reply {
-    move |outcome| match outcome {
-        Ok(value) => json_reply(status, &dto::Data { data: shape(value) }),
-        Err(e) => ApiError::from(e).reply(),
-    }
 }

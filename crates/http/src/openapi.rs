@@ -4,32 +4,40 @@
 //! registers the routes from those same annotations (`utoipa_axum::routes!`), so the document can
 //! neither list a route the router lacks nor miss one it serves. Schemas come from the DTOs
 //! (`ToSchema`); their enumerations are the domain's own lists. Each operation declares the error
-//! codes it can answer with `errors!`; they are grouped here by [`status_of`], so the document
-//! shows, for every status, exactly which `code` values can appear.
+//! codes it can answer with `errors!` ([`error_responses`]).
+//!
+//! The dependencies point one way: the route modules use [`error_responses`] and [`schemas`]
+//! (through the DTOs), and this module reads the route table to build the document. The route
+//! table knows nothing of the document; the document's own route is added here ([`router`]).
 //!
 //! This module only describes the API. Nothing in it changes what a route does.
 
+pub(crate) mod error_responses;
+mod headers;
 pub mod schemas;
 
-use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use holdfast_domain::ErrorCode;
 use serde_json::{Map, Value, json};
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::response::Response as ResponseObject;
-use utoipa::openapi::schema::{AllOf, ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::openapi::{Content, Header, OpenApi as Document, Ref, RefOr};
+use utoipa::openapi::{Header, OpenApi as Document, RefOr};
 use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use self::error_responses::errors;
+use self::headers::{REPLAYED, REQUEST_ID, RETRY_AFTER, add_header};
+use crate::AppState;
 use crate::error::{ApiError, status_of};
 
 /// The whole document: the annotated routes, plus what no single route owns.
 pub fn document() -> Result<Value, serde_json::Error> {
-    let mut doc = crate::routes::documented().into_openapi();
+    let mut doc = documented().into_openapi();
     add_headers(&mut doc);
     let mut doc = serde_json::to_value(&doc)?;
     refer_to_components(&mut doc);
@@ -42,6 +50,19 @@ pub fn document() -> Result<Value, serde_json::Error> {
 /// newline.
 pub fn to_json() -> Result<String, serde_json::Error> {
     serde_json::to_string_pretty(&document()?).map(|json| json + "\n")
+}
+
+/// Every route with its OpenAPI operation: the whole document.
+fn documented() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(router())
+        .merge(crate::routes::open())
+        .merge(crate::routes::api())
+}
+
+/// `GET /openapi.json`: like the health checks, behind no guard rail.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(serve_openapi))
 }
 
 /// Built once: the document never changes while the process runs.
@@ -59,7 +80,7 @@ static JSON: LazyLock<Result<String, String>> =
         ServeOpenApiErrors,
     )
 )]
-pub(crate) async fn serve_openapi() -> Response {
+async fn serve_openapi() -> Response {
     match &*JSON {
         Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json.clone()).into_response(),
         Err(e) => ApiError {
@@ -100,7 +121,7 @@ errors!(ServeOpenApiErrors: [InternalError]);
         (name = "Meta", description = "This document."),
     )
 )]
-pub(crate) struct ApiDoc;
+struct ApiDoc;
 
 /// Adds the security scheme and the response headers every operation shares.
 struct Shared;
@@ -150,10 +171,6 @@ impl Modify for Shared {
         }
     }
 }
-
-const REQUEST_ID: &str = "X-Request-Id";
-const REPLAYED: &str = "Idempotent-Replayed";
-const RETRY_AFTER: &str = "Retry-After";
 
 /// What each operation's annotation cannot say by itself: the `X-Request-Id` every answer carries,
 /// and `Idempotent-Replayed` on the operations whose answers are stored under their
@@ -387,133 +404,6 @@ fn drop_null_bodies(doc: &mut Value) {
             }
         }
     }
-}
-
-fn add_header(response: &mut ResponseObject, name: &str) {
-    response.headers.insert(
-        name.into(),
-        RefOr::Ref(Ref::new(format!("#/components/headers/{name}"))),
-    );
-}
-
-// ---- Error answers -------------------------------------------------------------------------
-
-/// Codes any route behind a key can answer: no key, an unknown key, a client secret where it
-/// is not allowed, the guard rails (rate limit, overload, timeout), and trouble inside.
-pub(crate) const READ: &[ErrorCode] = &[
-    ErrorCode::MissingApiKey,
-    ErrorCode::InvalidApiKey,
-    ErrorCode::ClientSecretNotAllowed,
-    ErrorCode::RateLimited,
-    ErrorCode::Overloaded,
-    ErrorCode::RequestTimeout,
-    ErrorCode::InternalError,
-    ErrorCode::ServiceUnavailable,
-];
-
-/// Codes of a list's query string: a filter or page parameter out of range, or one unknown.
-pub(crate) const QUERY: &[ErrorCode] = &[ErrorCode::InvalidParameter, ErrorCode::UnknownParameter];
-
-/// Codes of a request body and its `Idempotency-Key` header (see `extract::Mutation`).
-pub(crate) const BODY: &[ErrorCode] = &[
-    ErrorCode::InvalidJson,
-    ErrorCode::InvalidParameter,
-    ErrorCode::MissingParameter,
-    ErrorCode::UnknownParameter,
-    ErrorCode::RequestTooLarge,
-    ErrorCode::UnsupportedMediaType,
-    ErrorCode::InvalidIdempotencyKey,
-];
-
-/// Codes of a request whose answer is stored under its `Idempotency-Key`.
-pub(crate) const IDEMPOTENT: &[ErrorCode] = &[
-    ErrorCode::IdempotencyKeyReused,
-    ErrorCode::IdempotencyKeyInUse,
-];
-
-/// Codes of a request that calls the card processor.
-pub(crate) const PROCESSOR: &[ErrorCode] = &[
-    ErrorCode::ProcessorNotConfigured,
-    ErrorCode::ProcessorUnavailable,
-];
-
-/// Declares the error answers of one operation as a type for its `#[utoipa::path(responses(…))]`:
-/// `errors!(Name: GROUP GROUP; Code, Code)` or `errors!(Name: [Code, Code])`.
-macro_rules! errors {
-    ($name:ident: $($group:ident)* $(; $($code:ident),+ $(,)?)?) => {
-        $crate::openapi::errors!(@impl $name, [$($crate::openapi::$group,)* $(&[$(holdfast_domain::ErrorCode::$code),+],)?]);
-    };
-    ($name:ident: [$($code:ident),+ $(,)?]) => {
-        $crate::openapi::errors!(@impl $name, [&[$(holdfast_domain::ErrorCode::$code),+]]);
-    };
-    (@impl $name:ident, [$($group:expr),* $(,)?]) => {
-        /// The error answers of one operation.
-        pub(crate) enum $name {}
-
-        impl utoipa::IntoResponses for $name {
-            fn responses() -> std::collections::BTreeMap<
-                String,
-                utoipa::openapi::RefOr<utoipa::openapi::response::Response>,
-            > {
-                $crate::openapi::error_responses(&[$($group),*])
-            }
-        }
-    };
-}
-pub(crate) use errors;
-
-/// One response per status the codes answer with, each naming its codes.
-pub(crate) fn error_responses(groups: &[&[ErrorCode]]) -> BTreeMap<String, RefOr<ResponseObject>> {
-    let mut by_status: BTreeMap<u16, Vec<ErrorCode>> = BTreeMap::new();
-    for code in ErrorCode::ALL {
-        if groups.iter().any(|group| group.contains(code)) {
-            by_status
-                .entry(status_of(*code).as_u16())
-                .or_default()
-                .push(*code);
-        }
-    }
-    by_status
-        .into_iter()
-        .map(|(status, codes)| (status.to_string(), RefOr::T(error_response(status, &codes))))
-        .collect()
-}
-
-fn error_response(status: u16, codes: &[ErrorCode]) -> ResponseObject {
-    let names: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
-    let reason = StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("Error");
-    let listed = names
-        .iter()
-        .map(|n| format!("`{n}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    // The envelope, with `code` narrowed to what this operation answers with at this status.
-    let narrowed = ObjectBuilder::new().property(
-        "error",
-        ObjectBuilder::new().property(
-            "code",
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .enum_values(Some(names.clone())),
-        ),
-    );
-    let schema = Schema::AllOf(
-        AllOf::builder()
-            .item(Ref::from_schema_name("ErrorEnvelope"))
-            .item(narrowed)
-            .build(),
-    );
-    let mut response = ResponseObject::builder()
-        .description(format!("{reason}: {listed}."))
-        .content("application/json", Content::new(Some(schema)))
-        .build();
-    if codes.contains(&ErrorCode::IdempotencyKeyInUse) {
-        add_header(&mut response, RETRY_AFTER);
-    }
-    response
 }
 
 #[cfg(test)]

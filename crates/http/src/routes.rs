@@ -11,12 +11,9 @@ mod test_clocks;
 mod test_helpers;
 mod webhook_endpoints;
 
-use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::openapi::ApiDoc;
 
 /// Every route of the API proper: what the guard rails of [`crate::limits`] stand in front of.
 pub(crate) fn api() -> OpenApiRouter<AppState> {
@@ -31,16 +28,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .merge(webhook_endpoints::router())
 }
 
-/// `/healthz`, `/readyz` and `/openapi.json`, kept apart from [`api`] so no limit refuses them.
+/// `/healthz` and `/readyz`, kept apart from [`api`] so no limit refuses them.
 pub(crate) fn open() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(crate::openapi::serve_openapi))
-        .merge(health::router())
-}
-
-/// Every route with its OpenAPI operation: the whole document.
-pub(crate) fn documented() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(open())
-        .merge(api())
+    health::router()
 }

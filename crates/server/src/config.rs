@@ -31,7 +31,7 @@ pub enum Command {
     #[command(subcommand)]
     Webhooks(WebhooksCommand),
     /// Load-test the payment flows and report throughput, latency and server cost.
-    Bench(crate::bench::BenchArgs),
+    Bench(BenchArgs),
     /// Manage merchants.
     #[command(subcommand)]
     Merchants(MerchantsCommand),
@@ -253,6 +253,68 @@ pub fn parse_duration(raw: &str) -> Result<i64, String> {
     count
         .checked_mul(scale)
         .ok_or_else(|| format!("{raw:?} is too long"))
+}
+
+/// `holdfast bench`: the load generator's command line ([`holdfast_bench`] runs it).
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Base URL of the server to load (not needed with `--spawn`).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Test secret key (not needed with `--spawn`).
+    #[arg(long, env = "HOLDFAST_BENCH_KEY", hide_env_values = true)]
+    pub key: Option<String>,
+    #[arg(long, value_enum, default_value = "manual-partial")]
+    pub flow: holdfast_bench::Flow,
+    #[arg(long, value_enum, default_value = "holdfast")]
+    pub target: holdfast_bench::Target,
+    /// Flows in flight at once.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// How long to run (`20s`, `2m`).
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    pub duration: i64,
+    /// Stop after this many flows (whichever comes first).
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// The server's pid, to report its CPU time per flow and peak RSS.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Start a fresh `holdfast serve` (SQLite in a temporary directory unless `--database-url`).
+    #[arg(long)]
+    pub spawn: bool,
+    /// With `--spawn`: the database (e.g. a fresh PostgreSQL database).
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Before measuring, create this many payment intents (not measured), to measure a large
+    /// database (`--preload 1000000`).
+    #[arg(long, default_value_t = 0)]
+    pub preload: u64,
+}
+
+impl BenchArgs {
+    /// The generator's options; `server_exe` is the binary `--spawn` starts as `holdfast serve`.
+    pub fn options(&self, server_exe: std::path::PathBuf) -> holdfast_bench::Options {
+        holdfast_bench::Options {
+            url: self.url.clone(),
+            key: self.key.clone(),
+            flow: self.flow,
+            target: self.target,
+            concurrency: self.concurrency,
+            duration: std::time::Duration::from_secs(u64::try_from(self.duration).unwrap_or(0)),
+            count: self.count,
+            server_pid: self.server_pid,
+            spawn: self.spawn.then(|| holdfast_bench::Spawn {
+                server_exe,
+                database_url: self.database_url.clone(),
+            }),
+            json: self.json,
+            preload: self.preload,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,7 +3,6 @@
 //! `main.rs` only parses arguments and calls in here; the integration tests start the same server
 //! through [`start`], on a real socket and a real database.
 
-pub mod bench;
 pub mod config;
 pub mod holds;
 pub mod users;

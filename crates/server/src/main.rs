@@ -93,7 +93,10 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Bench(args) => holdfast::bench::run(args).await?,
+        Command::Bench(args) => {
+            let exe = std::env::current_exe().context("finding the holdfast binary")?;
+            holdfast_bench::run(args.options(exe)).await?;
+        }
         Command::Openapi => print!("{}", holdfast_http::openapi::to_json()?),
         Command::Migrate(args) => {
             holdfast::build(&args.database_url, clock, Settings::default()).await?;

@@ -38,10 +38,13 @@ impl Holdfast {
     ) -> Result<Decision<SavedPaymentMethod>, ServiceError> {
         let customer = self.get_customer(&ctx.scope, customer_id).await?;
         let processor = self.processor(&ctx.scope)?;
-        let (card, processor_token) = processor
+        let holdfast_processor::TokenInfo {
+            card,
+            processor_token,
+        } = processor
             .inspect(&token)
             .await
-            .map_err(|e| ServiceError::from_processor(e, "payment_source_token"))?;
+            .map_err(|e| ServiceError::from_card_call(e, "payment_source_token"))?;
         let method = SavedPaymentMethod {
             id: new_id("pm"),
             scope: ctx.scope.clone(),

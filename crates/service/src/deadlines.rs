@@ -12,9 +12,9 @@
 use std::sync::Arc;
 
 use holdfast_domain::intent::{
-    self, CaptureRequest, Due, PaymentIntent, RawMoney, ScheduleRequest, ScheduledKind,
+    self, Capture, Due, PaymentIntent, SCHEDULED_REFERENCE, ScheduleRequest, ScheduledKind,
 };
-use holdfast_domain::{Scope, Timestamp};
+use holdfast_domain::{Money, Scope, Timestamp};
 use holdfast_store::{StoreError, UnitOfWork};
 
 use crate::{Decision, Holdfast, RequestCtx, ServiceError};
@@ -25,8 +25,6 @@ pub const LEASE_SECONDS: i64 = 60;
 const STEPS_PER_INTENT_MAX: usize = 8;
 /// Intents a worker handles at once; each is a separate commit, so SQLite's writer batches them.
 const CONCURRENCY_MAX: usize = 32;
-/// The reference recorded on actions the scheduler performs.
-pub const SCHEDULED_REFERENCE: &str = "scheduled";
 
 /// What one pass of the worker did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,13 +130,10 @@ impl Holdfast {
         ctx: &RequestCtx,
         current: &PaymentIntent,
         kind: ScheduledKind,
-        amount: Option<holdfast_domain::Money>,
+        amount: Option<Money>,
         now: Timestamp,
     ) -> Result<UnitOfWork, ServiceError> {
-        let amount = amount.map(|m| RawMoney {
-            amount: m.amount,
-            currency: m.currency.to_string(),
-        });
+        let capture = Capture::Scheduled(amount);
         let reference = Some(SCHEDULED_REFERENCE);
         let order = match &current.order_id {
             Some(order_id) => Some(self.load_order(&ctx.scope, order_id).await?),
@@ -146,22 +141,11 @@ impl Holdfast {
         };
         let unit: Result<UnitOfWork, ServiceError> = match (kind, order) {
             (ScheduledKind::Capture, Some(order)) => self
-                .capture_on_order(
-                    ctx,
-                    order,
-                    &current.id,
-                    amount,
-                    reference.map(str::to_owned),
-                )
+                .capture_on_order(ctx, order, &current.id, capture)
                 .await
                 .map(|d| d.unit),
             (ScheduledKind::Capture, None) => {
-                let req = CaptureRequest {
-                    amount,
-                    reference: reference.map(str::to_owned),
-                    metadata: Default::default(),
-                };
-                self.capture(ctx, current, req).await.map(|d| d.unit)
+                self.capture(ctx, current, capture).await.map(|d| d.unit)
             }
             (ScheduledKind::Void, Some(order)) => self
                 .void_on_order(ctx, order, &current.id, reference)

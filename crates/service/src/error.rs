@@ -1,6 +1,9 @@
-//! The service's error: a domain refusal, a decline, or trouble with the processor or the store.
+//! The service's error: a domain refusal, a decline, or trouble with the processor, the store or
+//! contention.
+//!
+//! Which code and HTTP status each answers with is the http crate's to say (`status_of`), once.
 
-use holdfast_domain::intent::{PaymentError, PaymentIntent};
+use holdfast_domain::intent::{self, PaymentError, PaymentIntent};
 use holdfast_domain::{ErrorCode, Rejection};
 use holdfast_processor::ProcessorError;
 use holdfast_store::StoreError;
@@ -18,21 +21,16 @@ pub enum ServiceError {
     /// The processor failed or timed out; nothing changed, and a retry may succeed.
     #[error("processor unavailable: {0}")]
     ProcessorUnavailable(String),
+    /// Other requests kept changing what this one needed (it lost every version check it was
+    /// allowed), or due work could not be completed: nothing of this request was kept, and a retry
+    /// with the same `Idempotency-Key` may succeed. The text says what to retry.
+    #[error("contended: {0}")]
+    Contended(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 impl ServiceError {
-    pub fn code(&self) -> ErrorCode {
-        match self {
-            ServiceError::Rejected(r) => r.code,
-            ServiceError::Declined { .. } => ErrorCode::CardDeclined,
-            ServiceError::ProcessorUnavailable(_) => ErrorCode::ProcessorUnavailable,
-            ServiceError::Store(StoreError::UnknownCursor) => ErrorCode::InvalidParameter,
-            ServiceError::Store(_) => ErrorCode::ServiceUnavailable,
-        }
-    }
-
     /// Names the request field a refusal refers to, unless it already names one (a look-up by
     /// an id given in the body: the id's field is at fault).
     pub(crate) fn with_param(self, param: &str) -> ServiceError {
@@ -49,14 +47,29 @@ impl ServiceError {
         ServiceError::Rejected(Rejection::new(code, format!("no such {what}")))
     }
 
-    pub(crate) fn from_processor(e: ProcessorError, token_param: &str) -> ServiceError {
+    /// The processor's answer to a call that names a card (authorize, inspect): an unknown token
+    /// is the caller's, in the request field `token_param`.
+    pub(crate) fn from_card_call(e: ProcessorError, token_param: &str) -> ServiceError {
         match e {
-            ProcessorError::InvalidToken => ServiceError::Rejected(Rejection::param(
-                ErrorCode::InvalidPaymentSourceToken,
-                token_param,
-                "unknown payment source token; test mode takes the pm_card_… test tokens",
-            )),
-            ProcessorError::Unavailable(reason) => ServiceError::ProcessorUnavailable(reason),
+            ProcessorError::InvalidToken => intent::invalid_payment_source(token_param).into(),
+            other => ServiceError::from_payment_call(other),
+        }
+    }
+
+    /// The processor's answer to a call on a payment it already holds (authenticate, capture,
+    /// void): there is no token in the request, so a processor that no longer knows the payment
+    /// failed, not the caller.
+    pub(crate) fn from_payment_call(e: ProcessorError) -> ServiceError {
+        match e {
+            ProcessorError::InvalidToken => ServiceError::ProcessorUnavailable(
+                "the processor does not know this payment's reference".into(),
+            ),
+            ProcessorError::Unavailable { reason, .. } => {
+                ServiceError::ProcessorUnavailable(reason)
+            }
+            ProcessorError::Refused { code, message } => {
+                ServiceError::ProcessorUnavailable(format!("{code}: {message}"))
+            }
         }
     }
 }

@@ -16,7 +16,7 @@ use holdfast_store::{IdempotencyRecord, StoreError, UnitOfWork};
 
 use crate::{Holdfast, RequestCtx, ServiceError};
 
-/// How often a request that lost a write race is run again before giving up with a 503.
+/// How often a request that lost a write race is run again before giving up as contended.
 const CONFLICT_RETRIES_MAX: usize = 16;
 
 /// The key a client sent and the fingerprint of the request it came with.
@@ -138,9 +138,9 @@ impl Holdfast {
                 Err(e) => return render(&Err(e.into())),
             }
         }
-        render(&Err(ServiceError::Store(StoreError::Unavailable(
-            "too much contention on this object; retry".into(),
-        ))))
+        render(&Err(ServiceError::Contended(
+            "too much contention on this object; retry with the same Idempotency-Key".into(),
+        )))
     }
 
     fn replay<T>(
@@ -182,10 +182,12 @@ impl Holdfast {
             });
         };
         let entry = (ctx.scope.clone(), idem.key.clone());
+        // A panic elsewhere cannot leave the set half-changed (each change is one insert or
+        // remove), so a poisoned lock still guards a sound set.
         let mut set = self
             .in_flight
             .lock()
-            .map_err(|_| StoreError::Unavailable("in-flight set poisoned".into()))?;
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if !set.insert(entry.clone()) {
             return Err(ServiceError::Rejected(Rejection::new(
                 ErrorCode::IdempotencyKeyInUse,

@@ -2,15 +2,22 @@
 //!
 //! Each mutating use case is the same four steps: load, decide (domain), call the processor if the
 //! decision needs it, and hand back the unit of work to commit. Processor calls carry a key made of
-//! the intent id, the operation and the version decided on, so a repeated call is the same call.
+//! the intent id and the operation ([`processor_key`]), so a repeated call is the same call.
 
 use holdfast_domain::event::{Event, EventObject};
 use holdfast_domain::intent::{
-    self, CaptureRequest, CreateRequest, Ctx, PaymentIntent, RawMoney, Transition,
+    self, Capture, CaptureMethod, CaptureRequest, CreateRequest, Ctx, NewIntent, PaymentIntent,
+    PaymentSource, Status, Transition,
 };
-use holdfast_domain::{ErrorCode, Rejection, Scope, Timestamp};
-use holdfast_processor::{AuthenticateCall, AuthorizeCall, CaptureCall, VoidCall};
-use holdfast_store::{EventFilter, IntentFilter, Page, UnitOfWork};
+use holdfast_domain::order;
+use holdfast_domain::{ErrorCode, Money, Rejection, Scope, Timestamp};
+use holdfast_processor::{
+    AuthenticateCall, AuthorizationPurpose, AuthorizeCall, CaptureCall, CaptureMode, VoidCall,
+    to_domain,
+};
+use holdfast_store::{EventFilter, IntentFilter, IntentOrder, Page, PageRequest, UnitOfWork};
+
+pub use holdfast_domain::intent::ConfirmCommand;
 
 use crate::ids::{new_id, random_base62, sha256_hex};
 use crate::{Decision, Holdfast, RequestCtx, ServiceError};
@@ -29,13 +36,17 @@ pub struct CreatedIntent {
     pub client_secret: String,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct ConfirmCommand {
-    pub payment_source_token: Option<String>,
-    pub payment_method_id: Option<String>,
-    /// The caller holds only the intent's client secret (a browser), not a secret key: it may use
-    /// a saved card only if the card belongs to the intent's customer.
-    pub via_client_secret: bool,
+/// `GET /v1/payment-intents`: what to list. Statuses are as of now (an overdue hold lists as
+/// expired), and the service says when now is.
+#[derive(Debug, Clone)]
+pub struct IntentQuery {
+    pub status: Option<Status>,
+    pub capture_method: Option<CaptureMethod>,
+    pub created_after: Option<Timestamp>,
+    pub created_before: Option<Timestamp>,
+    pub expires_before: Option<Timestamp>,
+    pub order: IntentOrder,
+    pub page: PageRequest,
 }
 
 impl Holdfast {
@@ -48,10 +59,19 @@ impl Holdfast {
     pub async fn list_intents(
         &self,
         scope: &Scope,
-        mut filter: IntentFilter,
+        query: IntentQuery,
     ) -> Result<Page<PaymentIntent>, ServiceError> {
         let now = self.now();
-        filter.now = now;
+        let filter = IntentFilter {
+            status: query.status,
+            capture_method: query.capture_method,
+            created_after: query.created_after,
+            created_before: query.created_before,
+            expires_before: query.expires_before,
+            order: query.order,
+            now,
+            page: query.page,
+        };
         let mut page = self.store.list_intents(scope, &filter).await?;
         for intent in &mut page.data {
             let at = match intent.test_clock_id {
@@ -93,67 +113,55 @@ impl Holdfast {
         ctx: &RequestCtx,
         cmd: CreateIntentCommand,
     ) -> Result<Decision<CreatedIntent>, ServiceError> {
-        if let Some(customer_id) = &cmd.request.customer_id
+        let CreateIntentCommand {
+            request,
+            payment_source_token,
+        } = cmd;
+        if let Some(customer_id) = &request.customer_id
             && self
                 .store
                 .get_customer(&ctx.scope, customer_id)
                 .await?
                 .is_none()
         {
-            return Err(Rejection::param(
-                ErrorCode::CustomerNotFound,
-                "customer_id",
-                "no such customer",
-            )
-            .into());
+            return Err(
+                ServiceError::not_found(ErrorCode::CustomerNotFound, "customer")
+                    .with_param("customer_id"),
+            );
         }
         let now = self
-            .time_on_clock(&ctx.scope, cmd.request.test_clock_id.as_deref(), true)
+            .time_on_clock(&ctx.scope, request.test_clock_id.as_deref(), true)
             .await?;
         let id = new_id("pi");
-        let mut linked_order = None;
-        let mut cmd = cmd;
-        if let Some(order_id) = cmd.request.order_id.clone() {
-            if cmd.request.auto_confirm {
-                return Err(Rejection::param(
-                    ErrorCode::InvalidParameter,
-                    "auto_confirm",
-                    "an order-linked intent is paid through POST /v1/orders/{id}/pay",
-                )
-                .into());
-            }
-            let (order, amount) = self
-                .link_new_intent(
-                    &ctx.scope,
-                    &order_id,
-                    &id,
-                    cmd.request.amount.is_some(),
-                    cmd.request.capture_method.as_deref(),
-                )
-                .await?;
-            cmd.request.amount = Some(RawMoney {
-                amount: amount.amount,
-                currency: amount.currency.to_string(),
-            });
-            linked_order = Some(order);
-        }
         let client_secret = format!("{id}_secret_{}", random_base62(24));
-        let auto_confirm = cmd.request.auto_confirm;
-        let mut request = cmd.request;
-        request.has_payment_source = cmd.payment_source_token.is_some();
-        request.expiry_warning_lead_seconds = Some(self.settings.expiry_warning_lead_seconds);
-        let created = intent::create(
+        let new = NewIntent {
             id,
-            ctx.scope.clone(),
-            sha256_hex(client_secret.as_bytes()),
-            request,
+            scope: ctx.scope.clone(),
+            client_secret_hash: sha256_hex(client_secret.as_bytes()),
+            has_payment_source: payment_source_token.is_some(),
+            expiry_warning_lead_seconds: Some(self.settings.expiry_warning_lead_seconds),
             now,
-        )?;
+        };
+        let auto_confirm = request.auto_confirm;
+        let (created, linked_order) = match request.order_id.clone() {
+            None => (new.create(request)?, None),
+            Some(order_id) => {
+                let order = self.find_order_settled(&ctx.scope, &order_id).await?;
+                let (created, linked) =
+                    order::create_intent(order.as_ref(), new, request, self.now())?;
+                (created, Some(linked))
+            }
+        };
         let mut events = self.events(ctx, &created);
         let mut intent = created.intent;
         let mut outcome = Ok(());
-        if auto_confirm && let Some(token) = cmd.payment_source_token {
-            let confirmed = self.authorize(ctx, &intent, token, None, now, 0).await?;
+        if auto_confirm && let Some(token) = payment_source_token {
+            let source = PaymentSource {
+                token,
+                payment_method_id: None,
+                param: "payment_source_token".into(),
+            };
+            let confirmed = self.authorize(ctx, &intent, &source, now, 0).await?;
             events.extend(self.events(ctx, &confirmed));
             outcome = declined(&confirmed);
             intent = confirmed.intent;
@@ -182,66 +190,13 @@ impl Holdfast {
         cmd: ConfirmCommand,
     ) -> Result<Decision<PaymentIntent>, ServiceError> {
         let current = self.load_intent(&ctx.scope, id).await?;
-        intent::check_standalone(&current)?;
+        let saved = match &cmd.payment_method_id {
+            Some(pm_id) => self.store.get_payment_method(&ctx.scope, pm_id).await?,
+            None => None,
+        };
+        let source = intent::decide_confirm(&current, &cmd, saved.as_ref())?;
         let now = self.time_of(&current).await?;
-        intent::check_confirm(&current)?;
-        let (token, payment_method_id) = match (cmd.payment_source_token, cmd.payment_method_id) {
-            (Some(token), None) => (token, None),
-            (None, Some(pm_id)) => {
-                let method = self
-                    .store
-                    .get_payment_method(&ctx.scope, &pm_id)
-                    .await?
-                    .ok_or_else(|| {
-                        Rejection::param(
-                            ErrorCode::PaymentMethodNotFound,
-                            "payment_method_id",
-                            "no such payment method",
-                        )
-                    })?;
-                let belongs = current.customer_id.as_ref() == Some(&method.customer_id);
-                let foreign = current.customer_id.is_some() && !belongs;
-                if foreign || (cmd.via_client_secret && !belongs) {
-                    return Err(Rejection::param(
-                        ErrorCode::InvalidParameter,
-                        "payment_method_id",
-                        "this payment method belongs to another customer than the intent's",
-                    )
-                    .into());
-                }
-                (method.processor_token, Some(method.id))
-            }
-            (None, None) => {
-                return Err(Rejection::param(
-                    ErrorCode::MissingParameter,
-                    "payment_source_token",
-                    "confirm needs a payment_source_token or a payment_method_id",
-                )
-                .into());
-            }
-            (Some(_), Some(_)) => {
-                return Err(Rejection::param(
-                    ErrorCode::InvalidParameter,
-                    "payment_method_id",
-                    "give a payment_source_token or a payment_method_id, not both",
-                )
-                .into());
-            }
-        };
-        let token_param = if payment_method_id.is_some() {
-            "payment_method_id"
-        } else {
-            "payment_source_token"
-        };
-        let transition = self
-            .authorize(ctx, &current, token, payment_method_id, now, 0)
-            .await
-            .map_err(|e| match e {
-                ServiceError::Rejected(r) if r.code == ErrorCode::InvalidPaymentSourceToken => {
-                    Rejection::param(r.code, token_param, r.message).into()
-                }
-                other => other,
-            })?;
+        let transition = self.authorize(ctx, &current, &source, now, 0).await?;
         Ok(self.decision(ctx, transition))
     }
 
@@ -250,22 +205,37 @@ impl Holdfast {
         &self,
         ctx: &RequestCtx,
         current: &PaymentIntent,
-        token: String,
-        payment_method_id: Option<String>,
+        source: &PaymentSource,
         now: Timestamp,
         attempt: u32,
     ) -> Result<Transition, ServiceError> {
         let processor = self.processor(&ctx.scope)?;
+        let request_id = ctx.request_id.as_deref();
         let result = processor
             .authorize(AuthorizeCall {
-                idempotency_key: authorize_key(ctx, current, attempt),
-                token,
+                idempotency_key: processor_key(
+                    current,
+                    Call::Authorize {
+                        request_id,
+                        attempt,
+                    },
+                ),
+                reference: None,
+                source: match source.payment_method_id {
+                    Some(_) => holdfast_processor::PaymentSource::Saved(source.token.clone()),
+                    None => holdfast_processor::PaymentSource::Token(source.token.clone()),
+                },
                 amount: current.amount,
-                capture: current.capture_method == intent::CaptureMethod::Automatic,
+                capture: capture_mode(current),
+                purpose: AuthorizationPurpose::Initial,
+                return_url: None,
+                payment_intent_id: current.id.clone(),
                 now,
             })
             .await
-            .map_err(|e| ServiceError::from_processor(e, "payment_source_token"))?;
+            .and_then(|outcome| to_domain::authorization_result(outcome, now))
+            .map_err(|e| ServiceError::from_card_call(e, &source.param))?;
+        let payment_method_id = source.payment_method_id.clone();
         Ok(self.apply(ctx, now, |c| {
             intent::apply_authorization(current, result, payment_method_id, c)
         }))
@@ -283,16 +253,17 @@ impl Holdfast {
         intent::check_authenticate(&current)?;
         let processor = self.processor(&ctx.scope)?;
         let result = processor
-            .authenticate(AuthenticateCall {
-                idempotency_key: format!("{}:authenticate:{}", current.id, current.version),
-                processor_ref: current.processor_ref.clone().unwrap_or_default(),
+            .authentication_result(AuthenticateCall {
+                idempotency_key: processor_key(&current, Call::Authenticate),
+                reference: current.processor_ref.clone().unwrap_or_default(),
                 amount: current.amount,
-                capture: current.capture_method == intent::CaptureMethod::Automatic,
-                succeeded,
+                capture: capture_mode(&current),
+                simulated_success: Some(succeeded),
                 now,
             })
             .await
-            .map_err(|e| ServiceError::from_processor(e, "payment_source_token"))?;
+            .and_then(|outcome| to_domain::authorization_result(outcome, now))
+            .map_err(ServiceError::from_payment_call)?;
         let transition = self.apply(ctx, now, |c| {
             intent::apply_authorization(&current, result, None, c)
         });
@@ -309,29 +280,44 @@ impl Holdfast {
     ) -> Result<Decision<PaymentIntent>, ServiceError> {
         let current = self.load_intent(&ctx.scope, id).await?;
         intent::check_standalone(&current)?;
-        self.capture(ctx, &current, req).await
+        self.capture(ctx, &current, Capture::Requested(&req)).await
     }
 
-    /// Captures a loaded intent: the standalone route, the order route and the scheduler.
+    /// Captures a loaded intent: the standalone route and the scheduler.
     pub(crate) async fn capture(
         &self,
         ctx: &RequestCtx,
         current: &PaymentIntent,
-        req: CaptureRequest,
+        capture: Capture<'_>,
     ) -> Result<Decision<PaymentIntent>, ServiceError> {
         let now = self.time_of(current).await?;
-        let amount = intent::decide_capture(current, &req, now)?;
+        let amount = intent::decide_capture(current, capture, now)?;
+        self.perform_capture(ctx, current, amount, capture, now)
+            .await
+    }
+
+    /// Captures the `amount` decided on: the processor first, then the transition.
+    pub(crate) async fn perform_capture(
+        &self,
+        ctx: &RequestCtx,
+        current: &PaymentIntent,
+        amount: Money,
+        capture: Capture<'_>,
+        now: Timestamp,
+    ) -> Result<Decision<PaymentIntent>, ServiceError> {
         let processor = self.processor(&ctx.scope)?;
         processor
             .capture(CaptureCall {
-                idempotency_key: format!("{}:capture", current.id),
-                processor_ref: current.processor_ref.clone().unwrap_or_default(),
+                idempotency_key: processor_key(current, Call::Capture),
+                reference: current.processor_ref.clone().unwrap_or_default(),
                 amount,
+                final_capture: true,
             })
             .await
-            .map_err(|e| ServiceError::from_processor(e, "payment_source_token"))?;
+            .and_then(to_domain::carried_out)
+            .map_err(ServiceError::from_payment_call)?;
         let transition = self.apply(ctx, now, |c| {
-            intent::apply_capture(current, amount, &req, c)
+            intent::apply_capture(current, amount, capture, c)
         });
         Ok(self.decision(ctx, transition))
     }
@@ -363,11 +349,13 @@ impl Holdfast {
             let processor = self.processor(&ctx.scope)?;
             processor
                 .void(VoidCall {
-                    idempotency_key: format!("{}:void", current.id),
-                    processor_ref: current.processor_ref.clone().unwrap_or_default(),
+                    idempotency_key: processor_key(current, Call::Void),
+                    reference: current.processor_ref.clone().unwrap_or_default(),
+                    reason: to_domain::void_reason(plan.reason),
                 })
                 .await
-                .map_err(|e| ServiceError::from_processor(e, "payment_source_token"))?;
+                .and_then(to_domain::carried_out)
+                .map_err(ServiceError::from_payment_call)?;
         }
         let transition = self.apply(ctx, now, |c| intent::apply_cancel(current, &plan, c));
         Ok(self.decision(ctx, transition))
@@ -461,26 +449,72 @@ impl Holdfast {
 
 /// A transition that recorded a decline answers with the decline.
 fn declined(transition: &Transition) -> Result<(), ServiceError> {
-    match (
-        &transition.intent.last_payment_error,
-        transition.intent.status,
-    ) {
-        (Some(error), intent::Status::RequiresPaymentMethod) => Err(ServiceError::Declined {
+    match transition.decline() {
+        Some(error) => Err(ServiceError::Declined {
             intent: Box::new(transition.intent.clone()),
             error: error.clone(),
         }),
-        _ => Ok(()),
+        None => Ok(()),
     }
 }
 
-/// The processor key of an authorization: the intent, the version it was decided on, the request
-/// and the attempt within it. A request re-run after a lost race repeats the same call; an
-/// authorization that was rolled back is never replayed (a new request or attempt is a new key).
-pub(crate) fn authorize_key(ctx: &RequestCtx, intent: &PaymentIntent, attempt: u32) -> String {
-    format!(
-        "{}:authorize:{}:{}:{attempt}",
-        intent.id,
-        intent.version,
-        ctx.request_id.as_deref().unwrap_or("worker")
-    )
+/// A processor call on an intent, as its key names it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Call<'a> {
+    /// An authorization decided on the intent's current version by one request (`None`: the
+    /// service's own work), the `attempt`-th within it. A request re-run after a lost race
+    /// repeats the same call; an authorization that was rolled back is never replayed (a new
+    /// request or attempt is a new key).
+    Authorize {
+        request_id: Option<&'a str>,
+        attempt: u32,
+    },
+    /// Releasing what that authorization placed, when its pay call failed.
+    RollBack {
+        request_id: Option<&'a str>,
+        attempt: u32,
+    },
+    /// Finishing the authentication the current version waits for.
+    Authenticate,
+    Capture,
+    Void,
+}
+
+/// The key of a processor call: the intent and the operation (`pi_…:capture`), so that a
+/// repeated call is the same call to the processor. Every call on an intent is keyed here.
+pub(crate) fn processor_key(intent: &PaymentIntent, call: Call<'_>) -> String {
+    match call {
+        Call::Authorize {
+            request_id,
+            attempt,
+        } => format!(
+            "{}:authorize:{}:{}:{attempt}",
+            intent.id,
+            intent.version,
+            request_id.unwrap_or("worker")
+        ),
+        Call::RollBack {
+            request_id,
+            attempt,
+        } => format!(
+            "{}:rollback",
+            processor_key(
+                intent,
+                Call::Authorize {
+                    request_id,
+                    attempt
+                }
+            )
+        ),
+        Call::Authenticate => format!("{}:authenticate:{}", intent.id, intent.version),
+        Call::Capture => format!("{}:capture", intent.id),
+        Call::Void => format!("{}:void", intent.id),
+    }
+}
+
+fn capture_mode(intent: &PaymentIntent) -> CaptureMode {
+    match intent.capture_method {
+        CaptureMethod::Automatic => CaptureMode::Automatic,
+        CaptureMethod::Manual => CaptureMode::Manual,
+    }
 }

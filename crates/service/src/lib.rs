@@ -31,7 +31,7 @@ pub use deadlines::Outcome;
 pub use error::ServiceError;
 pub use holdfast_store::IntentSearch;
 pub use idempotency::{Decision, IdempotencyKey, Reply};
-pub use intents::{ConfirmCommand, CreateIntentCommand, CreatedIntent};
+pub use intents::{ConfirmCommand, CreateIntentCommand, CreatedIntent, IntentQuery};
 pub use keys::{Caller, NewMerchant};
 pub use orders::PayCommand;
 pub use users::{NewApiKey, NewSession, NewUser, SignedIn};

@@ -5,30 +5,25 @@
 //! order's in one unit of work, with a version check on both, so the order's authorization and
 //! settlement amounts never disagree with its intents.
 
-use std::collections::{BTreeMap, HashSet};
-
 use holdfast_domain::event::{Event, EventObject};
-use holdfast_domain::intent::{CaptureRequest, PaymentIntent, RawMoney, Status, Transition};
-use holdfast_domain::order::{self, CreateOrder, Order, OrderTransition, PayShare, UpdateOrder};
-use holdfast_domain::{ErrorCode, Money, Rejection, Scope, Timestamp};
-use holdfast_processor::{RefundCall, VoidCall};
+use holdfast_domain::intent::{
+    Capture, CaptureRequest, PaymentIntent, RawMoney, Status, Transition,
+};
+use holdfast_domain::order::{
+    self, CreateOrder, Order, OrderCapture, OrderTransition, PayShare, PayStep, UpdateOrder,
+};
+use holdfast_domain::{ErrorCode, Scope, Timestamp};
+use holdfast_processor::{RefundCall, VoidCall, to_domain};
 use holdfast_store::{OrderFilter, Page, StoreError, UnitOfWork};
 
+pub use holdfast_domain::order::PayCommand;
+
 use crate::ids::new_id;
+use crate::intents::{Call, processor_key};
 use crate::{Decision, Holdfast, RequestCtx, ServiceError};
 
 /// Tries of one pay call that lost a race to another change of the order.
 const PAY_ATTEMPTS_MAX: u32 = 8;
-
-/// `POST /v1/orders/{id}/pay`.
-#[derive(Debug, Clone)]
-pub struct PayCommand {
-    pub payment_intent_ids: Vec<String>,
-    pub payment_source_tokens: BTreeMap<String, String>,
-    pub expected_amount: RawMoney,
-    /// Each intent's share; may be left out when a single intent pays the whole balance.
-    pub payment_amounts: BTreeMap<String, RawMoney>,
-}
 
 impl Holdfast {
     pub async fn create_order(
@@ -92,17 +87,37 @@ impl Holdfast {
     /// so every rule below sees the order as it stands now.
     async fn load_order_settled(&self, scope: &Scope, id: &str) -> Result<Order, ServiceError> {
         let order = self.load_order(scope, id).await?;
+        self.settle(order).await
+    }
+
+    /// The order an id in a request body names, settled as [`Self::load_order_settled`] does;
+    /// `None` if there is none (the domain says what that answers, and when).
+    pub(crate) async fn find_order_settled(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<Option<Order>, ServiceError> {
+        match self.store.get_order(scope, id).await? {
+            Some(order) => self.settle(order).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Records the expiry of the order's holds past their deadline and reads the order again.
+    async fn settle(&self, order: Order) -> Result<Order, ServiceError> {
         let mut expired_any = false;
         for hold in &order.holds {
-            let intent = self.load_intent(scope, &hold.payment_intent_id).await?;
+            let intent = self
+                .load_intent(&order.scope, &hold.payment_intent_id)
+                .await?;
             let now = self.time_of(&intent).await?;
             if intent.is_due_for_expiry(now) {
-                self.perform_due(scope, &intent.id, None).await?;
+                self.perform_due(&order.scope, &intent.id, None).await?;
                 expired_any = true;
             }
         }
         if expired_any {
-            return self.load_order(scope, id).await;
+            return self.load_order(&order.scope, &order.id).await;
         }
         Ok(order)
     }
@@ -140,24 +155,6 @@ impl Holdfast {
         ))
     }
 
-    /// Checks an intent about to be created on an order and returns the order with the intent
-    /// recorded on it, and the amount the intent starts with (the balance due).
-    pub(crate) async fn link_new_intent(
-        &self,
-        scope: &Scope,
-        order_id: &str,
-        intent_id: &str,
-        amount_given: bool,
-        capture_method: Option<&str>,
-    ) -> Result<(Order, Money), ServiceError> {
-        let current = self
-            .load_order_settled(scope, order_id)
-            .await
-            .map_err(|e| e.with_param("order_id"))?;
-        let amount = order::check_new_intent(&current, amount_given, capture_method)?;
-        Ok((order::link_intent(&current, intent_id, self.now()), amount))
-    }
-
     /// Places the holds (manual capture) or charges (automatic) for every intent of the call,
     /// or none: a decline voids the holds already placed in this call and changes no order.
     pub async fn pay_order(
@@ -171,9 +168,9 @@ impl Holdfast {
                 return Ok(decision);
             }
         }
-        Err(ServiceError::Store(StoreError::Unavailable(
+        Err(ServiceError::Contended(
             "the order keeps changing while it is being paid; nothing is held, retry".into(),
-        )))
+        ))
     }
 
     /// One try at a pay call; `None` when it lost a race and released what it placed, so the
@@ -187,94 +184,42 @@ impl Holdfast {
     ) -> Result<Option<Decision<Order>>, ServiceError> {
         // An unknown order answers first.
         self.load_order(&ctx.scope, id).await?;
-        let mut seen = HashSet::new();
-        let mut intents = Vec::with_capacity(cmd.payment_intent_ids.len());
+        // The intents named, each once, up to the first that does not exist: the domain says
+        // what a missing or repeated one answers.
+        let mut intents: Vec<PaymentIntent> = Vec::with_capacity(cmd.payment_intent_ids.len());
         for intent_id in &cmd.payment_intent_ids {
-            if !seen.insert(intent_id) {
-                return Err(Rejection::param(
-                    ErrorCode::InvalidParameter,
-                    "payment_intent_ids",
-                    format!("{intent_id} is listed twice"),
-                )
-                .into());
+            if intents.iter().any(|i| &i.id == intent_id) {
+                continue;
             }
-            let intent = self
-                .load_intent(&ctx.scope, intent_id)
-                .await
-                .map_err(|e| e.with_param("payment_intent_ids"))?;
-            intents.push(intent);
-        }
-        for key in cmd
-            .payment_source_tokens
-            .keys()
-            .chain(cmd.payment_amounts.keys())
-        {
-            if !seen.contains(key) {
-                return Err(Rejection::param(
-                    ErrorCode::InvalidParameter,
-                    "payment_intent_ids",
-                    format!("{key} has a token or amount but is not in payment_intent_ids"),
-                )
-                .into());
+            match self.store.get_intent(&ctx.scope, intent_id).await? {
+                Some(intent) => intents.push(intent),
+                None => break,
             }
         }
         // The order is read after its intents: a pay that won meanwhile then shows as the order's
         // hold (PAYMENT_ATTEMPT_IN_PROGRESS), never as an intent held behind an order without one.
         let current = self.load_order_settled(&ctx.scope, id).await?;
-        let shares: Vec<PayShare> = cmd
-            .payment_intent_ids
-            .iter()
-            .map(|intent_id| PayShare {
-                payment_intent_id: intent_id.clone(),
-                amount: cmd.payment_amounts.get(intent_id).cloned(),
-            })
-            .collect();
-        let amounts = order::decide_pay(&current, &intents, &shares, &cmd.expected_amount)?;
-        let mut tokens = Vec::with_capacity(intents.len());
-        for intent in &intents {
-            let token = cmd.payment_source_tokens.get(&intent.id).ok_or_else(|| {
-                Rejection::param(
-                    ErrorCode::MissingParameter,
-                    &format!("payment_source_tokens.{}", intent.id),
-                    "each intent needs its payment source token",
-                )
-            })?;
-            tokens.push(token.clone());
-        }
+        let shares = order::decide_pay(&current, cmd, &intents)?;
         // Live mode without a processor refuses before anything is authorized.
         self.processor(&ctx.scope)?;
 
-        let mut authorized: Vec<Transition> = Vec::with_capacity(intents.len());
-        for ((intent, amount), token) in intents.iter().zip(amounts).zip(tokens) {
-            let share = order::share_of(intent, amount);
-            let now = self.time_of(intent).await?;
-            let result = self.authorize(ctx, &share, token, None, now, attempt).await;
-            let failure = match result {
-                Ok(t) if t.intent.status == Status::RequiresPaymentMethod => Some(Ok(t)),
-                Ok(t) if t.intent.status == Status::RequiresAction => Some(Err(Rejection::param(
-                    ErrorCode::InvalidPaymentSourceToken,
-                    &format!("payment_source_tokens.{}", intent.id),
-                    "this card needs the buyer to authenticate, which an order payment cannot wait for",
-                )
-                .into())),
-                Ok(t) => {
+        let mut authorized: Vec<Transition> = Vec::with_capacity(shares.len());
+        for share in &shares {
+            let now = self.time_of(&share.intent).await?;
+            let step = self
+                .authorize(ctx, &share.intent, &share.source, now, attempt)
+                .await
+                .and_then(|t| Ok((order::judge_pay_step(share, &t.intent)?, t)));
+            let failure = match step {
+                Ok((PayStep::Placed, t)) => {
                     authorized.push(t);
-                    None
+                    continue;
                 }
-                Err(ServiceError::Rejected(r)) if r.code == ErrorCode::InvalidPaymentSourceToken => {
-                    Some(Err(Rejection::param(
-                        r.code,
-                        &format!("payment_source_tokens.{}", intent.id),
-                        r.message,
-                    )
-                    .into()))
-                }
-                Err(e) => Some(Err(e)),
+                Ok((PayStep::Declined, t)) => Ok(t),
+                Err(e) => Err(e),
             };
-            let Some(failure) = failure else { continue };
             // All or nothing: release what this call already placed.
-            self.roll_back_pay(ctx, &intents, &authorized, attempt)
-                .await;
+            self.roll_back_pay(ctx, &shares, &authorized, attempt).await;
             return match failure {
                 // The decline is recorded on its intent; the order does not change.
                 Ok(declined) => Ok(Some(self.decision(ctx, declined).map_value(|_| current))),
@@ -301,8 +246,7 @@ impl Holdfast {
                 order_transition.order,
             ))),
             Err(StoreError::Conflict) => {
-                self.roll_back_pay(ctx, &intents, &authorized, attempt)
-                    .await;
+                self.roll_back_pay(ctx, &shares, &authorized, attempt).await;
                 Ok(None)
             }
             Err(e) => Err(e.into()),
@@ -314,7 +258,7 @@ impl Holdfast {
     async fn roll_back_pay(
         &self,
         ctx: &RequestCtx,
-        before: &[PaymentIntent],
+        shares: &[PayShare],
         placed: &[Transition],
         attempt: u32,
     ) {
@@ -322,30 +266,38 @@ impl Holdfast {
             return;
         };
         for t in placed {
-            let Some(original) = before.iter().find(|i| i.id == t.intent.id) else {
+            let Some(share) = shares.iter().find(|s| s.intent.id == t.intent.id) else {
                 continue;
             };
-            let key = format!(
-                "{}:rollback",
-                crate::intents::authorize_key(ctx, original, attempt)
+            let request_id = ctx.request_id.as_deref();
+            let key = processor_key(
+                &share.intent,
+                Call::RollBack {
+                    request_id,
+                    attempt,
+                },
             );
             let processor_ref = t.intent.processor_ref.clone().unwrap_or_default();
             let released = if t.intent.status == Status::Succeeded {
                 processor
                     .refund(RefundCall {
                         idempotency_key: key,
-                        processor_ref,
+                        reference: processor_ref,
                         amount: t.intent.amount,
                     })
                     .await
+                    .and_then(to_domain::carried_out)
                     .map(|_| ())
             } else {
                 processor
                     .void(VoidCall {
                         idempotency_key: key,
-                        processor_ref,
+                        reference: processor_ref,
+                        reason: None,
                     })
                     .await
+                    .and_then(to_domain::carried_out)
+                    .map(|_| ())
             };
             if let Err(e) = released {
                 tracing::error!(payment_intent = %t.intent.id, error = %e, "releasing a payment of a failed order pay failed");
@@ -364,7 +316,12 @@ impl Holdfast {
         reference: Option<String>,
     ) -> Result<Decision<Order>, ServiceError> {
         let current = self.load_order_settled(&ctx.scope, order_id).await?;
-        self.capture_on_order(ctx, current, intent_id, amount, reference)
+        let req = CaptureRequest {
+            amount,
+            reference,
+            metadata: Default::default(),
+        };
+        self.capture_on_order(ctx, current, intent_id, Capture::Requested(&req))
             .await
     }
 
@@ -374,25 +331,24 @@ impl Holdfast {
         ctx: &RequestCtx,
         current: Order,
         intent_id: &str,
-        amount: Option<RawMoney>,
-        reference: Option<String>,
+        capture: Capture<'_>,
     ) -> Result<Decision<Order>, ServiceError> {
         let intent = self
             .load_order_intent(&ctx.scope, &current, intent_id)
             .await?;
-        if intent.status == Status::Succeeded {
-            order::check_recapture(&intent, amount.as_ref())?;
-            // The capture that won may have committed after `current` was read: answer with the
-            // order as it stands now.
-            let now = self.load_order(&ctx.scope, &current.id).await?;
-            return Ok(Decision::answer(UnitOfWork::default(), now));
-        }
-        let req = CaptureRequest {
-            amount,
-            reference,
-            metadata: Default::default(),
+        let now = self.time_of(&intent).await?;
+        let amount = match order::decide_capture(&intent, capture, now)? {
+            OrderCapture::Capture(amount) => amount,
+            OrderCapture::Replay => {
+                // The capture that won may have committed after `current` was read: answer with
+                // the order as it stands now.
+                let latest = self.load_order(&ctx.scope, &current.id).await?;
+                return Ok(Decision::answer(UnitOfWork::default(), latest));
+            }
         };
-        let decision = self.capture(ctx, &intent, req).await?;
+        let decision = self
+            .perform_capture(ctx, &intent, amount, capture, now)
+            .await?;
         let unchanged = current.clone();
         Ok(self.with_order(ctx, decision, unchanged, |after, now| {
             Some(order::apply_capture(&current, after, now))
@@ -451,12 +407,7 @@ impl Holdfast {
         intent_id: &str,
     ) -> Result<PaymentIntent, ServiceError> {
         let intent = self.load_intent(scope, intent_id).await?;
-        if intent.order_id.as_deref() != Some(order.id.as_str()) {
-            return Err(ServiceError::not_found(
-                ErrorCode::PaymentIntentNotFound,
-                "payment intent on this order",
-            ));
-        }
+        order::check_on_order(order, &intent)?;
         Ok(intent)
     }
 

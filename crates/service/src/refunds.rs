@@ -11,7 +11,7 @@ use holdfast_domain::event::{Event, EventObject};
 use holdfast_domain::order;
 use holdfast_domain::refund::{self, Refund, RefundRequest, RefundStatus};
 use holdfast_domain::{ErrorCode, Scope};
-use holdfast_processor::RefundCall;
+use holdfast_processor::{RefundCall, to_domain};
 use holdfast_store::{Page, RefundFilter, StoreError, UnitOfWork};
 
 use crate::ids::new_id;
@@ -106,12 +106,15 @@ impl Holdfast {
             let outcome = match processor
                 .refund(RefundCall {
                     idempotency_key: current.id.clone(),
-                    processor_ref: intent.processor_ref.clone().unwrap_or_default(),
+                    reference: intent.processor_ref.clone().unwrap_or_default(),
                     amount: current.amount,
                 })
                 .await
             {
-                Ok(outcome) => outcome,
+                Ok(outcome) => match to_domain::refund_outcome(outcome) {
+                    Some(outcome) => outcome,
+                    None => return Ok(current),
+                },
                 Err(e) => {
                     tracing::warn!(refund = %current.id, error = %e, "processor did not answer a refund; it stays pending");
                     return Ok(current);
@@ -209,9 +212,9 @@ impl Holdfast {
 }
 
 fn contended() -> ServiceError {
-    ServiceError::Store(StoreError::Unavailable(
+    ServiceError::Contended(
         "too much contention on this payment intent; retry with the same Idempotency-Key".into(),
-    ))
+    )
 }
 
 /// Waits a little before another try at a contended commit: 1 ms doubling to 64 ms, jittered.

@@ -1,7 +1,7 @@
 //! Test clocks: frozen time for test-mode intents, advanced on demand with all due work run.
 
 use holdfast_domain::test_clock::{self, TestClock};
-use holdfast_domain::{ErrorCode, Rejection, Scope, Timestamp};
+use holdfast_domain::{ErrorCode, Scope, Timestamp};
 use holdfast_store::{Page, PageRequest, UnitOfWork};
 
 use crate::ids::new_id;
@@ -99,16 +99,12 @@ impl Holdfast {
                 .next_due_at()
                 .is_some_and(|t| t <= step)
             {
-                // Nothing could be done at this step (say, the processor is down): stop here
+                // Nothing could be done at this step (say, every commit lost a race): stop here
                 // rather than spin; the advance can be repeated.
-                return Err(Rejection::new(
-                    ErrorCode::ServiceUnavailable,
-                    format!(
-                        "due work on {} could not be completed; retry the advance",
-                        intent.id
-                    ),
-                )
-                .into());
+                return Err(ServiceError::Contended(format!(
+                    "due work on {} could not be completed; retry the advance",
+                    intent.id
+                )));
             }
         }
         clock.frozen_time = to;

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use holdfast_domain::webhook::{self, SECRET_OVERLAP_SECONDS, SealedSecret, WebhookEndpoint};
-use holdfast_domain::{ErrorCode, Rejection, Scope};
+use holdfast_domain::{ErrorCode, Scope};
 use holdfast_store::{DeliveryRecord, Page, PageRequest, StoreError, UnitOfWork};
 use rand::RngCore;
 
@@ -102,17 +102,6 @@ fn new_secret() -> String {
     format!("whsec_{}", STANDARD.encode(bytes))
 }
 
-fn check_description(description: Option<&String>) -> Result<(), Rejection> {
-    if description.is_some_and(|d| d.chars().count() > 500) {
-        return Err(Rejection::param(
-            ErrorCode::InvalidParameter,
-            "description",
-            "description is at most 500 characters",
-        ));
-    }
-    Ok(())
-}
-
 impl Holdfast {
     pub async fn create_webhook_endpoint(
         &self,
@@ -123,7 +112,7 @@ impl Holdfast {
     ) -> Result<Decision<EndpointWithSecret>, ServiceError> {
         webhook::check_url(&url, ctx.scope.livemode)?;
         webhook::check_enabled_events(&enabled_events)?;
-        check_description(description.as_ref())?;
+        webhook::check_description(description.as_deref())?;
         let now = self.now();
         let secret = new_secret();
         let endpoint = WebhookEndpoint {
@@ -191,7 +180,7 @@ impl Holdfast {
             endpoint.enabled_events = events;
         }
         if let Some(description) = req.description {
-            check_description(description.as_ref())?;
+            webhook::check_description(description.as_deref())?;
             endpoint.description = description;
         }
         if let Some(disabled) = req.disabled {

@@ -2,17 +2,26 @@
 //! PostgreSQL one for several `holdfast` processes sharing a database.
 //!
 //! Every write method is a whole unit of work: no transaction handle crosses this interface.
-//! [`Store::commit`] writes a [`UnitOfWork`] (intents, customers, events, the idempotency record) in
-//! one transaction, with optimistic concurrency: an intent is written only if its stored version is
-//! the one the change was computed from, else [`StoreError::Conflict`] and nothing is written.
+//! [`Store::commit`] writes a [`UnitOfWork`] (intents, customers, events, the idempotency record)
+//! in one transaction, with optimistic concurrency: an intent is written only if its stored version
+//! is the one the change was computed from, else [`StoreError::Conflict`] and nothing is written.
 //!
 //! Aggregates are stored as JSON documents (the domain types' serde form) next to the columns that
 //! queries filter and sort on, so both backends share one row format.
+//!
+//! The store is written once, over both backends: `sql` holds every statement (rendered once per
+//! dialect), `rows` how each table's rows map to values and back, `plan` the two kinds of work a
+//! backend runs (a write plan and a read), and `engine` every [`Store`] method built from them. A
+//! backend (`sqlite/`, `postgres/`) only says how to run a read and how to commit a plan.
 
 mod dashboard;
+mod engine;
 mod migrate;
 mod model;
+mod plan;
 pub mod postgres;
+mod rows;
+mod sql;
 pub mod sqlite;
 
 use std::sync::Arc;

@@ -178,38 +178,6 @@ pub(crate) const fn status_str(status: Status) -> &'static str {
     status.as_str()
 }
 
-/// Column values of an intent row, shared by both backends.
-#[derive(Debug)]
-pub(crate) struct IntentColumns<'a> {
-    pub id: &'a str,
-    pub merchant_id: &'a str,
-    pub livemode: bool,
-    pub status: &'static str,
-    pub capture_method: &'static str,
-    pub created_at: i64,
-    pub expires_at: Option<i64>,
-    pub version: i64,
-    pub test_clock_id: Option<&'a str>,
-    pub due_at: Option<i64>,
-}
-
-impl<'a> IntentColumns<'a> {
-    pub(crate) fn of(intent: &'a PaymentIntent) -> IntentColumns<'a> {
-        IntentColumns {
-            id: &intent.id,
-            merchant_id: &intent.scope.merchant_id,
-            livemode: intent.scope.livemode,
-            status: status_str(intent.status),
-            capture_method: intent.capture_method.as_str(),
-            created_at: intent.created_at.seconds(),
-            expires_at: intent.authorization_expires_at.map(Timestamp::seconds),
-            version: i64::try_from(intent.version).unwrap_or(i64::MAX),
-            test_clock_id: intent.test_clock_id.as_deref(),
-            due_at: intent.next_due_at().map(Timestamp::seconds),
-        }
-    }
-}
-
 /// A delivery a worker claimed: one event to one endpoint, `attempts` tried so far.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryClaim {

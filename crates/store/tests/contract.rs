@@ -21,10 +21,12 @@ use holdfast_domain::intent::{
     PaymentIntent, RawMoney, Status, Transition,
 };
 use holdfast_domain::test_clock::TestClock;
+use holdfast_domain::webhook::WebhookEndpoint;
 use holdfast_domain::{Currency, Money, Scope, Timestamp};
 use holdfast_store::{
-    ApiKey, EventFilter, IdempotencyRecord, IntentFilter, IntentOrder, Merchant, Page, PageRequest,
-    Store, StoreError, UnitOfWork,
+    ApiKey, AttemptLog, DeliveryAttempt, DeliveryClaim, DeliveryNext, DeliveryRecord, EventFilter,
+    IdempotencyRecord, IntentFilter, IntentOrder, Merchant, Page, PageRequest, Store, StoreError,
+    UnitOfWork,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -241,6 +243,9 @@ contract_tests! {
         open_holds_lists_every_merchants_holds_soonest_deadline_first,
         test_clocks_round_trip_update_list_and_delete,
         intents_in_deadline_order_with_a_keyset_cursor,
+        webhook_outbox_attempts_resend_and_endpoint_deletion,
+        a_gone_endpoint_is_disabled_with_its_pending_deliveries,
+        purge_idempotency_deletes_the_oldest_records_up_to_the_limit,
     ],
     url: [
         concurrent_opens_migrate_once_and_share_data,
@@ -2037,4 +2042,307 @@ async fn postgres_unreachable_is_unavailable() {
         matches!(result, Err(StoreError::Unavailable(_))),
         "expected Unavailable, got {result:?}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Webhooks: the outbox, attempts, endpoints
+// ---------------------------------------------------------------------------------------------
+
+fn endpoint(id: &str, scope: &Scope, enabled_events: &[&str]) -> WebhookEndpoint {
+    WebhookEndpoint {
+        id: id.to_owned(),
+        scope: scope.clone(),
+        url: "https://merchant.example/hooks".into(),
+        enabled_events: enabled_events.iter().map(|e| (*e).to_owned()).collect(),
+        description: None,
+        disabled: false,
+        secrets: Vec::new(),
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+async fn add_endpoints(store: &Arc<dyn Store>, endpoints: Vec<WebhookEndpoint>) {
+    let unit = UnitOfWork {
+        webhook_endpoints: endpoints,
+        ..UnitOfWork::default()
+    };
+    store.commit(unit).await.expect("store the endpoints");
+}
+
+fn pending(endpoint_id: &str, attempts: u32, log: Vec<AttemptLog>) -> DeliveryRecord {
+    DeliveryRecord {
+        endpoint_id: endpoint_id.into(),
+        status: "pending".into(),
+        attempts,
+        next_attempt_at: Some(Timestamp(0)),
+        log,
+    }
+}
+
+fn attempt(claim: &DeliveryClaim, at: Timestamp, code: u16, next: DeliveryNext) -> DeliveryAttempt {
+    DeliveryAttempt {
+        claim: claim.clone(),
+        attempted_at: at,
+        status_code: Some(code),
+        latency_ms: 25,
+        error: None,
+        next,
+        disable_endpoint: code == 410,
+    }
+}
+
+async fn deliveries(store: &Arc<dyn Store>, scope: &Scope, event_id: &str) -> Vec<DeliveryRecord> {
+    store
+        .list_deliveries(scope, event_id)
+        .await
+        .expect("list deliveries")
+}
+
+async fn webhook_outbox_attempts_resend_and_endpoint_deletion(store: Arc<dyn Store>) {
+    let s = test_scope();
+    let other = scope("mer_b", false);
+    add_endpoints(
+        &store,
+        vec![
+            endpoint("we_all", &s, &["*"]),
+            endpoint("we_succeeded", &s, &["payment_intent.succeeded"]),
+            endpoint("we_other", &other, &["*"]),
+        ],
+    )
+    .await;
+
+    // The event's commit queues one delivery per endpoint of its scope that wants it.
+    let a = stored_intent(&store, "pi_a", &s, 5000, T0).await;
+    let created = "evt_pi_a_created";
+    assert_eq!(
+        deliveries(&store, &s, created).await,
+        vec![pending("we_all", 0, vec![])]
+    );
+    assert_eq!(deliveries(&store, &other, created).await, vec![]);
+
+    // A claim leases it; a second claim within the lease takes nothing.
+    let claims = store
+        .claim_deliveries(at(10), at(70), 10)
+        .await
+        .expect("claim");
+    assert_eq!(claims.len(), 1);
+    assert_eq!(
+        (claims[0].event_id.as_str(), claims[0].endpoint_id.as_str()),
+        (created, "we_all")
+    );
+    assert_eq!((&claims[0].scope, claims[0].attempts), (&s, 0));
+    let none = store.claim_deliveries(at(11), at(71), 10).await;
+    assert_eq!(none.expect("claim"), vec![]);
+
+    // A failed attempt is logged and retried when it says; the next one delivers.
+    let retry = attempt(&claims[0], at(12), 500, DeliveryNext::RetryAt(at(100)));
+    store.finish_delivery(&retry).await.expect("finish");
+    let early = store.claim_deliveries(at(99), at(159), 10).await;
+    assert_eq!(early.expect("claim"), vec![]);
+    let claims = store
+        .claim_deliveries(at(100), at(160), 10)
+        .await
+        .expect("claim");
+    assert_eq!(claims.len(), 1);
+    assert_eq!(claims[0].attempts, 1);
+    let delivered = attempt(&claims[0], at(101), 200, DeliveryNext::Delivered);
+    store.finish_delivery(&delivered).await.expect("finish");
+    let log = vec![
+        AttemptLog {
+            attempt: 1,
+            attempted_at: at(12),
+            status_code: Some(500),
+            latency_ms: 25,
+            error: None,
+            next_attempt_at: Some(at(100)),
+        },
+        AttemptLog {
+            attempt: 2,
+            attempted_at: at(101),
+            status_code: Some(200),
+            latency_ms: 25,
+            error: None,
+            next_attempt_at: None,
+        },
+    ];
+    assert_eq!(
+        deliveries(&store, &s, created).await,
+        vec![DeliveryRecord {
+            endpoint_id: "we_all".into(),
+            status: "delivered".into(),
+            attempts: 2,
+            next_attempt_at: None,
+            log: log.clone(),
+        }]
+    );
+
+    // A resend starts the delivery over and keeps its log.
+    let event = store
+        .get_event(&s, created)
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(
+        store.resend_event(&event, at(200)).await.expect("resend"),
+        1
+    );
+    assert_eq!(
+        deliveries(&store, &s, created).await,
+        vec![pending("we_all", 0, log.clone())]
+    );
+
+    // Another merchant cannot delete the endpoint; its owner can, once, and that cancels what
+    // was still pending to it.
+    let deleted = store.delete_webhook_endpoint(&other, "we_all").await;
+    assert!(!deleted.expect("delete"));
+    assert_eq!(
+        deliveries(&store, &s, created).await,
+        vec![pending("we_all", 0, log.clone())]
+    );
+    assert!(
+        store
+            .delete_webhook_endpoint(&s, "we_all")
+            .await
+            .expect("delete")
+    );
+    assert!(
+        !store
+            .delete_webhook_endpoint(&s, "we_all")
+            .await
+            .expect("delete")
+    );
+    let canceled = deliveries(&store, &s, created).await;
+    assert_eq!(canceled.len(), 1);
+    assert_eq!(
+        (canceled[0].status.as_str(), canceled[0].attempts),
+        ("canceled", 0)
+    );
+    assert_eq!(
+        store.get_webhook_endpoint(&s, "we_all").await.expect("get"),
+        None
+    );
+    let unscoped = store.get_webhook_endpoint_unscoped("we_all").await;
+    assert_eq!(unscoped.expect("get"), None);
+    let listed = store
+        .list_webhook_endpoints(&s, &page(10, None))
+        .await
+        .expect("list");
+    let ids: Vec<&str> = listed.data.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, vec!["we_succeeded"]);
+    assert!(!listed.has_more);
+
+    // A deleted endpoint gets nothing more; the others get what they subscribed to.
+    let held = commit(&store, &authorize(&a, at(300), at(5000)), "evt_a_auth").await;
+    commit(&store, &capture(&held, 5000, at(301)), "evt_a_capture").await;
+    assert_eq!(deliveries(&store, &s, "evt_a_auth").await, vec![]);
+    assert_eq!(
+        deliveries(&store, &s, "evt_a_capture").await,
+        vec![pending("we_succeeded", 0, vec![])]
+    );
+    assert_eq!(
+        store.resend_event(&event, at(302)).await.expect("resend"),
+        0
+    );
+    let kept = store.get_webhook_endpoint(&other, "we_other").await;
+    assert_eq!(
+        kept.expect("get"),
+        Some(endpoint("we_other", &other, &["*"]))
+    );
+}
+
+async fn a_gone_endpoint_is_disabled_with_its_pending_deliveries(store: Arc<dyn Store>) {
+    let s = test_scope();
+    let gone_endpoint = endpoint("we_gone", &s, &["payment_intent.created"]);
+    add_endpoints(&store, vec![gone_endpoint.clone()]).await;
+    stored_intent(&store, "pi_a", &s, 5000, T0).await;
+    add_endpoints(&store, vec![endpoint("we_live", &s, &["*"])]).await;
+    stored_intent(&store, "pi_b", &s, 700, at(1)).await;
+
+    // Claimed one at a time: the oldest first.
+    let claims = store
+        .claim_deliveries(at(10), at(70), 1)
+        .await
+        .expect("claim");
+    assert_eq!(claims.len(), 1);
+    assert_eq!(
+        (claims[0].event_id.as_str(), claims[0].endpoint_id.as_str()),
+        ("evt_pi_a_created", "we_gone")
+    );
+    // The endpoint answers 410 Gone: it is disabled, in its row and its document, and what was
+    // still pending to it is canceled; other endpoints are untouched.
+    let gone = attempt(&claims[0], at(11), 410, DeliveryNext::Failed);
+    store.finish_delivery(&gone).await.expect("finish");
+    let stored = store.get_webhook_endpoint(&s, "we_gone").await;
+    assert_eq!(
+        stored.expect("get"),
+        Some(WebhookEndpoint {
+            disabled: true,
+            ..gone_endpoint
+        })
+    );
+    let a = deliveries(&store, &s, "evt_pi_a_created").await;
+    assert_eq!(a.len(), 1);
+    assert_eq!(
+        (a[0].status.as_str(), a[0].attempts, a[0].next_attempt_at),
+        ("failed", 1, None)
+    );
+    assert_eq!(a[0].log.len(), 1);
+    assert_eq!(a[0].log[0].status_code, Some(410));
+    let b = deliveries(&store, &s, "evt_pi_b_created").await;
+    let mut statuses: Vec<(&str, &str)> = b
+        .iter()
+        .map(|d| (d.endpoint_id.as_str(), d.status.as_str()))
+        .collect();
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses,
+        vec![("we_gone", "canceled"), ("we_live", "pending")]
+    );
+
+    // A delivery whose endpoint went away meanwhile is canceled, with no attempt recorded.
+    let claims = store
+        .claim_deliveries(at(20), at(80), 10)
+        .await
+        .expect("claim");
+    assert_eq!(claims.len(), 1);
+    assert_eq!(
+        (claims[0].event_id.as_str(), claims[0].endpoint_id.as_str()),
+        ("evt_pi_b_created", "we_live")
+    );
+    let canceled = DeliveryAttempt {
+        status_code: None,
+        ..attempt(&claims[0], at(21), 0, DeliveryNext::Canceled)
+    };
+    store.finish_delivery(&canceled).await.expect("finish");
+    let b = deliveries(&store, &s, "evt_pi_b_created").await;
+    let live: Vec<&DeliveryRecord> = b.iter().filter(|d| d.endpoint_id == "we_live").collect();
+    assert_eq!(live.len(), 1);
+    assert_eq!(
+        (live[0].status.as_str(), live[0].attempts, live[0].log.len()),
+        ("canceled", 0, 0)
+    );
+}
+
+async fn purge_idempotency_deletes_the_oldest_records_up_to_the_limit(store: Arc<dyn Store>) {
+    let s = test_scope();
+    for (i, key) in ["k1", "k2", "k3"].into_iter().enumerate() {
+        let record = IdempotencyRecord {
+            created_at: at(i64::try_from(i).expect("small")),
+            ..idempotency(&s, key, "fp")
+        };
+        let unit = UnitOfWork {
+            idempotency: Some(record),
+            ..UnitOfWork::default()
+        };
+        store.commit(unit).await.expect("commit");
+    }
+    // Records created before at(2): k1 and k2, at most one per call.
+    assert_eq!(store.purge_idempotency(at(2), 1).await.expect("purge"), 1);
+    assert_eq!(store.purge_idempotency(at(2), 5).await.expect("purge"), 1);
+    assert_eq!(store.purge_idempotency(at(2), 5).await.expect("purge"), 0);
+    for (key, kept) in [("k1", false), ("k2", false), ("k3", true)] {
+        let found = store.get_idempotency(&s, key).await.expect("get");
+        assert_eq!(found.is_some(), kept, "{key}");
+    }
 }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Web;
 use crate::auth::Signed;
-use crate::error::{WebError, message_of};
+use crate::error::WebError;
 
 /// Random characters of a dashboard idempotency key, after its `dash_` prefix.
 const KEY_CHARS: usize = 24;
@@ -115,23 +115,20 @@ fn render<T>(outcome: &Result<T, ServiceError>, done: &impl Fn(&T) -> Done) -> R
             (200, Stored::Done(done), sensitive)
         }
         Err(e) => {
-            let code = e.code();
-            let status = holdfast_http::error::status_of(code).as_u16();
+            // The API's own mapping: the same code, status, message and field as the API gives.
+            let api = holdfast_http::error::ApiError::from(e);
+            let status = api.status().as_u16();
             let message = if status >= 500 {
                 tracing::warn!(error = %e, "dashboard action failed");
                 "Holdfast could not complete this action. Nothing was changed; try again in a moment."
                     .to_owned()
             } else {
-                message_of(e)
-            };
-            let param = match e {
-                ServiceError::Rejected(r) => r.param.clone(),
-                _ => None,
+                api.message
             };
             let refused = Refusal {
-                code: code.as_str().to_owned(),
+                code: api.code.as_str().to_owned(),
                 message,
-                param,
+                param: api.param,
                 status,
             };
             (status, Stored::Refused { refused }, false)

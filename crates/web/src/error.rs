@@ -89,8 +89,9 @@ impl IntoResponse for WebError {
                 return Redirect::to(&to).into_response();
             }
             WebError::Service(e) => {
-                let code = e.code();
-                let status = holdfast_http::error::status_of(code);
+                let api = holdfast_http::error::ApiError::from(e);
+                let code = api.code;
+                let status = api.status();
                 if status.is_server_error() {
                     tracing::warn!(error = %e, "dashboard request failed");
                     (
@@ -101,9 +102,9 @@ impl IntoResponse for WebError {
                         Some(code.as_str()),
                     )
                 } else if status == StatusCode::NOT_FOUND {
-                    (status, "Not found", message_of(e), Some(code.as_str()))
+                    (status, "Not found", api.message, Some(code.as_str()))
                 } else {
-                    (status, "Refused", message_of(e), Some(code.as_str()))
+                    (status, "Refused", api.message, Some(code.as_str()))
                 }
             }
             WebError::Refused(r) => {
@@ -136,15 +137,6 @@ fn render_error(status: StatusCode, title: &str, message: &str, code: Option<&st
     match page.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(_) => status.into_response(),
-    }
-}
-
-/// The message a refusal carries, as the API would give it.
-pub(crate) fn message_of(e: &ServiceError) -> String {
-    match e {
-        ServiceError::Rejected(r) => r.message.clone(),
-        ServiceError::Declined { error, .. } => error.message.clone(),
-        other => other.to_string(),
     }
 }
 

@@ -13,7 +13,7 @@ use crate::time::SECONDS_PER_DAY;
 use {Command as C, ErrorCode as E, EventType as Ev, Start as S, Status as St};
 
 /// Creation time of every intent in these tests.
-const T0: Timestamp = Timestamp(1_783_000_000);
+pub(crate) const T0: Timestamp = Timestamp(1_783_000_000);
 /// When the hold is placed.
 const AUTHORIZED_AT: Timestamp = T0.plus_seconds(60);
 /// The hold's deadline: the last second at which it can still be captured.
@@ -30,18 +30,18 @@ const PART: i64 = 9_800;
 /// ...which releases the remaining $31.00.
 const REST: i64 = A - PART;
 
-fn usd() -> Currency {
+pub(crate) fn usd() -> Currency {
     Currency::parse("USD").expect("USD is a currency")
 }
 
-fn raw(amount: i64, currency: &str) -> RawMoney {
+pub(crate) fn raw(amount: i64, currency: &str) -> RawMoney {
     RawMoney {
         amount,
         currency: currency.into(),
     }
 }
 
-fn scope() -> Scope {
+pub(crate) fn scope() -> Scope {
     Scope {
         merchant_id: "mer_test".into(),
         livemode: false,
@@ -49,7 +49,7 @@ fn scope() -> Scope {
 }
 
 /// Runs `f` with a context at `now` whose ids are unique across the whole test binary.
-fn with_ctx<R>(now: Timestamp, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
+pub(crate) fn with_ctx<R>(now: Timestamp, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let mut new_id =
         |prefix: &'static str| format!("{prefix}_{}", NEXT.fetch_add(1, Ordering::Relaxed));
@@ -70,8 +70,21 @@ fn request(capture_method: &str) -> CreateRequest {
     }
 }
 
+/// What the service brings to a creation at `T0`: whether the request has a card, and the
+/// server's expiry warning lead.
+fn new_intent(has_payment_source: bool, lead: Option<i64>) -> NewIntent {
+    NewIntent {
+        id: "pi_test".into(),
+        scope: scope(),
+        client_secret_hash: "hash".into(),
+        has_payment_source,
+        expiry_warning_lead_seconds: lead,
+        now: T0,
+    }
+}
+
 fn try_create(req: CreateRequest) -> Result<Transition, Rejection> {
-    create("pi_test".into(), scope(), "hash".into(), req, T0)
+    new_intent(false, None).create(req)
 }
 
 fn create_with(capture_method: &str) -> PaymentIntent {
@@ -80,7 +93,7 @@ fn create_with(capture_method: &str) -> PaymentIntent {
         .intent
 }
 
-fn card() -> Card {
+pub(crate) fn card() -> Card {
     Card {
         brand: "visa".into(),
         last_four: "4242".into(),
@@ -237,7 +250,12 @@ fn run(intent: &PaymentIntent, command: Command, now: Timestamp) -> Result<Trans
     let hold = authorized(now.plus_seconds(7 * SECONDS_PER_DAY), false);
     match command {
         Command::Confirm => {
-            check_confirm(intent)?;
+            let cmd = ConfirmCommand {
+                payment_source_token: Some("pm_card_visa".into()),
+                ..ConfirmCommand::default()
+            };
+            let source = decide_confirm(intent, &cmd, None)?;
+            assert_eq!(source.token, "pm_card_visa");
             Ok(authorize(intent, hold, now))
         }
         Command::Authenticate => {
@@ -562,6 +580,179 @@ fn capture_amount_checks_run_in_the_contracts_order() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Confirmation: the payment source.
+// ---------------------------------------------------------------------------------------------
+
+/// What a confirm carries, for the table below.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    Token,
+    /// `payment_method_id` alone.
+    SavedCard,
+    Both,
+    Neither,
+}
+
+/// The card `payment_method_id` names, as the service found it.
+#[derive(Debug, Clone, Copy)]
+enum Saved {
+    Missing,
+    /// Saved on `cus_a`.
+    OfA,
+    /// Saved on `cus_b`.
+    OfB,
+}
+
+/// A confirm on an intent of this customer, from a secret key or (`browser`) the client secret.
+#[derive(Debug, Clone, Copy)]
+struct ConfirmRow {
+    customer: Option<&'static str>,
+    source: Source,
+    saved: Saved,
+    browser: bool,
+}
+
+const fn row(
+    customer: Option<&'static str>,
+    source: Source,
+    saved: Saved,
+    browser: bool,
+) -> ConfirmRow {
+    ConfirmRow {
+        customer,
+        source,
+        saved,
+        browser,
+    }
+}
+
+/// The answer: the token to authorize and the field it is blamed on, or the refusal.
+type ConfirmExpect = Result<(&'static str, &'static str), (ErrorCode, &'static str)>;
+
+const BY_TOKEN: ConfirmExpect = Ok(("pm_card_visa", "payment_source_token"));
+const BY_SAVED_CARD: ConfirmExpect = Ok(("tok_saved", "payment_method_id"));
+const FOREIGN_CARD: ConfirmExpect = Err((E::InvalidParameter, "payment_method_id"));
+
+#[rustfmt::skip]
+const CONFIRM_TABLE: &[(ConfirmRow, ConfirmExpect)] = &[
+    // A token is used as it is, whoever the intent's customer and whoever asks.
+    (row(None,          Source::Token,     Saved::Missing, false), BY_TOKEN),
+    (row(Some("cus_a"), Source::Token,     Saved::Missing, true),  BY_TOKEN),
+    // A saved card must exist...
+    (row(Some("cus_a"), Source::SavedCard, Saved::Missing, false), Err((E::PaymentMethodNotFound, "payment_method_id"))),
+    (row(None,          Source::SavedCard, Saved::Missing, true),  Err((E::PaymentMethodNotFound, "payment_method_id"))),
+    // ...and belong to the intent's customer, if it has one...
+    (row(Some("cus_a"), Source::SavedCard, Saved::OfA,     false), BY_SAVED_CARD),
+    (row(Some("cus_a"), Source::SavedCard, Saved::OfA,     true),  BY_SAVED_CARD),
+    (row(Some("cus_a"), Source::SavedCard, Saved::OfB,     false), FOREIGN_CARD),
+    (row(Some("cus_a"), Source::SavedCard, Saved::OfB,     true),  FOREIGN_CARD),
+    // ...while an intent without one takes any of the merchant's cards, from a secret key only.
+    (row(None,          Source::SavedCard, Saved::OfB,     false), BY_SAVED_CARD),
+    (row(None,          Source::SavedCard, Saved::OfA,     true),  FOREIGN_CARD),
+    // One source, not both, and not none; both is refused before the card is looked at.
+    (row(Some("cus_a"), Source::Both,      Saved::OfA,     false), Err((E::InvalidParameter, "payment_method_id"))),
+    (row(None,          Source::Both,      Saved::Missing, false), Err((E::InvalidParameter, "payment_method_id"))),
+    (row(Some("cus_a"), Source::Neither,   Saved::Missing, false), Err((E::MissingParameter, "payment_source_token"))),
+    (row(None,          Source::Neither,   Saved::Missing, true),  Err((E::MissingParameter, "payment_source_token"))),
+];
+
+fn saved_card(customer_id: &str) -> crate::card::SavedPaymentMethod {
+    crate::card::SavedPaymentMethod {
+        id: "pm_saved".into(),
+        scope: scope(),
+        customer_id: customer_id.into(),
+        card: card(),
+        processor_token: "tok_saved".into(),
+        created_at: T0,
+    }
+}
+
+fn confirm_command(source: Source, browser: bool) -> ConfirmCommand {
+    let token = Some("pm_card_visa".to_owned());
+    let saved = Some("pm_saved".to_owned());
+    let (payment_source_token, payment_method_id) = match source {
+        Source::Token => (token, None),
+        Source::SavedCard => (None, saved),
+        Source::Both => (token, saved),
+        Source::Neither => (None, None),
+    };
+    ConfirmCommand {
+        payment_source_token,
+        payment_method_id,
+        via_client_secret: browser,
+    }
+}
+
+#[test]
+fn a_confirm_takes_one_payment_source_that_the_intent_may_use() {
+    for &(r, expect) in CONFIRM_TABLE {
+        let intent = PaymentIntent {
+            customer_id: r.customer.map(str::to_owned),
+            ..create_with("manual")
+        };
+        let saved = match r.saved {
+            Saved::Missing => None,
+            Saved::OfA => Some(saved_card("cus_a")),
+            Saved::OfB => Some(saved_card("cus_b")),
+        };
+        let got = decide_confirm(
+            &intent,
+            &confirm_command(r.source, r.browser),
+            saved.as_ref(),
+        );
+        match (got, expect) {
+            (Ok(source), Ok((token, param))) => {
+                assert_eq!(
+                    (source.token.as_str(), source.param.as_str()),
+                    (token, param),
+                    "{r:?}"
+                );
+                let from_saved_card = matches!(r.source, Source::SavedCard);
+                assert_eq!(source.payment_method_id.is_some(), from_saved_card, "{r:?}");
+            }
+            (Err(rejection), Err((code, param))) => {
+                assert_eq!(
+                    (rejection.code, rejection.param.as_deref()),
+                    (code, Some(param)),
+                    "{r:?}"
+                );
+            }
+            (got, expect) => panic!("{r:?}: expected {expect:?}, got {got:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_confirm_checks_the_intent_before_its_payment_source() {
+    let neither = ConfirmCommand::default();
+    // An intent that pays an order refuses first, whatever its status and source.
+    let linked = PaymentIntent {
+        order_id: Some("ord_test".into()),
+        ..start(Start::Succeeded).0
+    };
+    let r = decide_confirm(&linked, &neither, None).expect_err("refused");
+    assert_eq!((r.code, r.param), (E::OrderLinkedPaymentIntent, None));
+    // Then the status, before any source.
+    let (held, _) = start(Start::RequiresCapture);
+    let r = decide_confirm(&held, &neither, None).expect_err("refused");
+    assert_eq!((r.code, r.param), (E::InvalidStatusForConfirm, None));
+    // A card the service found under another id is no card at all.
+    let cmd = confirm_command(Source::SavedCard, false);
+    let other = crate::card::SavedPaymentMethod {
+        id: "pm_other".into(),
+        ..saved_card("cus_a")
+    };
+    let r = decide_confirm(&create_with("manual"), &cmd, Some(&other)).expect_err("refused");
+    assert_eq!(r.code, E::PaymentMethodNotFound);
+    // An unknown token is blamed on the field the card came in.
+    let r = invalid_payment_source("payment_method_id");
+    assert_eq!(
+        (r.code, r.param.as_deref()),
+        (E::InvalidPaymentSourceToken, Some("payment_method_id"))
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Creation.
 // ---------------------------------------------------------------------------------------------
 
@@ -645,11 +836,13 @@ fn manual_capture_refuses_auto_confirm() {
     for has_payment_source in [true, false] {
         let req = CreateRequest {
             auto_confirm: true,
-            has_payment_source,
             ..request("manual")
         };
+        let r = new_intent(has_payment_source, None)
+            .create(req)
+            .expect_err("refused");
         assert_eq!(
-            rejected(req),
+            (r.code, r.param),
             at(
                 ErrorCode::ManualCaptureNotAllowedWithAutoConfirm,
                 "auto_confirm"
@@ -657,14 +850,18 @@ fn manual_capture_refuses_auto_confirm() {
         );
     }
     // Automatic capture may auto-confirm, given a card to charge.
-    let auto = |has_payment_source| CreateRequest {
-        auto_confirm: true,
-        has_payment_source,
-        ..request("automatic")
+    let auto = |has_payment_source| {
+        let req = CreateRequest {
+            auto_confirm: true,
+            ..request("automatic")
+        };
+        new_intent(has_payment_source, None)
+            .create(req)
+            .map_err(|r| (r.code, r.param))
     };
-    assert!(try_create(auto(true)).is_ok());
+    assert!(auto(true).is_ok());
     assert_eq!(
-        rejected(auto(false)),
+        auto(false).expect_err("refused"),
         at(ErrorCode::MissingParameter, "payment_source_token")
     );
 }
@@ -810,6 +1007,9 @@ fn a_decline_sends_the_intent_back_for_another_card() {
     );
     assert_eq!(pi.processor_ref, None);
     assert_eq!(pi.authorized_at, None);
+    // The command answers with the decline it recorded.
+    assert_eq!(t.decline(), pi.last_payment_error.as_ref());
+    assert!(t.decline().is_some());
     let actions: Vec<_> = pi
         .actions
         .iter()
@@ -822,7 +1022,9 @@ fn a_decline_sends_the_intent_back_for_another_card() {
 
     // It can be confirmed again, and a success clears the error.
     check_confirm(pi).unwrap();
-    let retried = authorize(pi, authorized(DEADLINE, false), WITHIN).intent;
+    let retried = authorize(pi, authorized(DEADLINE, false), WITHIN);
+    assert_eq!(retried.decline(), None);
+    let retried = retried.intent;
     assert_eq!(retried.status, Status::RequiresCapture);
     assert_eq!(retried.last_payment_error, None);
     assert_eq!(retried.version, pi.version + 1);
@@ -996,7 +1198,6 @@ fn schedule_req(kind: &str, at: Option<Timestamp>, amount: Option<RawMoney>) -> 
 /// warning lead and this create-time scheduled action (type, offset before the deadline).
 fn hold_with(lead: Option<i64>, at_creation: Option<(&str, i64)>) -> PaymentIntent {
     let req = CreateRequest {
-        expiry_warning_lead_seconds: lead,
         scheduled_action: at_creation.map(|(kind, offset)| ScheduleRequest {
             kind: kind.into(),
             at: None,
@@ -1005,7 +1206,10 @@ fn hold_with(lead: Option<i64>, at_creation: Option<(&str, i64)>) -> PaymentInte
         }),
         ..request("manual")
     };
-    let created = try_create(req).expect("a valid request").intent;
+    let created = new_intent(false, lead)
+        .create(req)
+        .expect("a valid request")
+        .intent;
     authorize(&created, authorized(DEADLINE, false), AUTHORIZED_AT).intent
 }
 
@@ -1188,8 +1392,7 @@ fn creation_time_deadlines_resolve_when_the_hold_is_placed() {
     );
 
     // A decline places no hold: nothing resolves and nothing is due.
-    let created = try_create(CreateRequest {
-        expiry_warning_lead_seconds: Some(HOUR),
+    let req = CreateRequest {
         scheduled_action: Some(ScheduleRequest {
             kind: "void".into(),
             at: None,
@@ -1197,9 +1400,11 @@ fn creation_time_deadlines_resolve_when_the_hold_is_placed() {
             amount: None,
         }),
         ..request("manual")
-    })
-    .expect("a valid request")
-    .intent;
+    };
+    let created = new_intent(false, Some(HOUR))
+        .create(req)
+        .expect("a valid request")
+        .intent;
     let declined = authorize(&created, declined(), AUTHORIZED_AT).intent;
     assert_eq!(declined.expiry_warning_at, None);
     assert_eq!(declined.scheduled_action.and_then(|s| s.at), None);

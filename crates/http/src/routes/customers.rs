@@ -1,21 +1,21 @@
 //! `/v1/customers` and their saved cards.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use holdfast_domain::customer::{CreateCustomer, Customer, SavedPaymentMethod};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::AppState;
 use crate::dto::{
     CreateCustomerBody, CustomerOut, Data, IdempotencyKeyHeader, PaymentMethodOut,
     SavePaymentMethodBody,
 };
-use crate::error::{ApiError, reply_response};
+use crate::error::ApiError;
 use crate::extract::{Auth, Mutation};
-use crate::openapi::errors;
-use crate::{AppState, render};
+use crate::openapi::error_responses::errors;
+use crate::respond::{data, render};
 
 const TAG: &str = "Customers";
 
@@ -48,15 +48,9 @@ async fn create_customer(
         name: m.body.name,
         metadata: m.body.metadata,
     };
-    let app = &state.app;
-    let reply = app
-        .run(
-            &ctx,
-            || app.create_customer(&ctx, req.clone()),
-            render(StatusCode::CREATED, |c: &Customer| CustomerOut::from(c)),
-        )
-        .await;
-    Ok(reply_response(reply))
+    let decide = || state.app.create_customer(&ctx, req.clone());
+    let answer = render(StatusCode::CREATED, |c: &Customer| CustomerOut::from(c));
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(CreateCustomerErrors: READ BODY IDEMPOTENT);
@@ -78,10 +72,7 @@ async fn get_customer(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let customer = state.app.get_customer(auth.key_only()?, &id).await?;
-    Ok(Json(Data {
-        data: CustomerOut::from(&customer),
-    })
-    .into_response())
+    Ok(data(CustomerOut::from(&customer)))
 }
 
 errors!(GetCustomerErrors: READ; CustomerNotFound);
@@ -108,17 +99,11 @@ async fn save_payment_method(
 ) -> Result<Response, ApiError> {
     let ctx = m.ctx(m.auth.key_only()?);
     let token = m.body.payment_source_token;
-    let app = &state.app;
-    let reply = app
-        .run(
-            &ctx,
-            || app.save_payment_method(&ctx, &id, token.clone()),
-            render(StatusCode::CREATED, |m: &SavedPaymentMethod| {
-                PaymentMethodOut::from(m)
-            }),
-        )
-        .await;
-    Ok(reply_response(reply))
+    let decide = || state.app.save_payment_method(&ctx, &id, token.clone());
+    let answer = render(StatusCode::CREATED, |m: &SavedPaymentMethod| {
+        PaymentMethodOut::from(m)
+    });
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(SavePaymentMethodErrors: READ BODY IDEMPOTENT PROCESSOR;

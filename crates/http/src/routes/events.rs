@@ -1,10 +1,9 @@
 //! `/v1/events`: the durable record of every state change, newest first.
 
-use axum::Json;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
-use holdfast_domain::{ErrorCode, EventType};
-use holdfast_store::{EventFilter, PageRequest};
+use axum::response::Response;
+use holdfast_domain::EventType;
+use holdfast_store::EventFilter;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -15,13 +14,10 @@ use crate::dto::{
 };
 use crate::error::ApiError;
 use crate::extract::{Auth, Mutation, Query};
-use crate::openapi::errors;
+use crate::openapi::error_responses::errors;
+use crate::respond::{data, list};
 
 const TAG: &str = "Events";
-
-/// Default and largest page sizes.
-pub(crate) const PAGE_LIMIT_DEFAULT: u32 = 20;
-pub(crate) const PAGE_LIMIT_MAX: u32 = 100;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -29,30 +25,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_event))
         .routes(routes!(list_event_deliveries))
         .routes(routes!(resend_event))
-}
-
-/// Reads `limit` (1–100, default 20) and `cursor`.
-pub(crate) fn page_request(query: &mut Query) -> Result<PageRequest, ApiError> {
-    let limit = query
-        .take_parsed(
-            "limit",
-            |s| {
-                s.parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=PAGE_LIMIT_MAX).contains(n))
-            },
-            "an integer from 1 to 100",
-        )?
-        .unwrap_or(PAGE_LIMIT_DEFAULT);
-    let cursor = query.take("cursor")?;
-    if cursor.as_ref().is_some_and(String::is_empty) {
-        return Err(ApiError::param(
-            ErrorCode::InvalidParameter,
-            "cursor",
-            "cursor must not be empty",
-        ));
-    }
-    Ok(PageRequest { limit, cursor })
 }
 
 /// List events
@@ -76,7 +48,7 @@ async fn list_events(
     let scope = auth.key_only()?;
     let kind = query.take_parsed("type", EventType::parse, "an event type")?;
     let payment_intent_id = query.take("payment_intent_id")?;
-    let page = page_request(&mut query)?;
+    let page = query.page()?;
     query.finish()?;
     let filter = EventFilter {
         kind,
@@ -84,12 +56,7 @@ async fn list_events(
         page,
     };
     let page = state.app.list_events(scope, filter).await?;
-    Ok(Json(List {
-        data: page.data.iter().map(EventOut::from).collect(),
-        has_more: page.has_more,
-        next_cursor: page.next_cursor,
-    })
-    .into_response())
+    Ok(list(page, |e| EventOut::from(e)))
 }
 
 errors!(ListEventsErrors: READ QUERY);
@@ -112,10 +79,7 @@ async fn get_event(
 ) -> Result<Response, ApiError> {
     let scope = auth.key_only()?;
     let event = state.app.get_event(scope, &id).await?;
-    Ok(Json(Data {
-        data: EventOut::from(&event),
-    })
-    .into_response())
+    Ok(data(EventOut::from(&event)))
 }
 
 errors!(GetEventErrors: READ; EventNotFound);
@@ -140,10 +104,9 @@ async fn list_event_deliveries(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let deliveries = state.app.event_deliveries(auth.key_only()?, &id).await?;
-    Ok(Json(Data {
-        data: deliveries.iter().map(DeliveryOut::from).collect::<Vec<_>>(),
-    })
-    .into_response())
+    Ok(data(
+        deliveries.iter().map(DeliveryOut::from).collect::<Vec<_>>(),
+    ))
 }
 
 errors!(ListDeliveriesErrors: READ; EventNotFound);
@@ -169,13 +132,10 @@ async fn resend_event(
     m: Mutation<EmptyBody>,
 ) -> Result<Response, ApiError> {
     let queued = state.app.resend_event(m.auth.key_only()?, &id).await?;
-    Ok(Json(Data {
-        data: ResentEventOut {
-            id,
-            queued_deliveries: queued,
-        },
-    })
-    .into_response())
+    Ok(data(ResentEventOut {
+        id,
+        queued_deliveries: queued,
+    }))
 }
 
 errors!(ResendEventErrors: READ BODY; EventNotFound);

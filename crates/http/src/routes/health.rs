@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::dto::{HealthOut, ReadinessOut};
 use crate::error::ApiError;
-use crate::openapi::errors;
+use crate::openapi::error_responses::errors;
 
 const TAG: &str = "Health";
 

@@ -1,9 +1,8 @@
 //! `/v1/orders`: orders, and paying, capturing and voiding through them.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use holdfast_domain::order::{
     CreateOrder, DiscountRequest, Financials, LineItemRequest, Order, OrderStatus, UpdateOrder,
 };
@@ -12,15 +11,15 @@ use holdfast_store::OrderFilter;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::AppState;
 use crate::dto::{
     CreateOrderBody, Data, DiscountIn, EmptyBody, IdempotencyKeyHeader, LineItemIn, List,
     ListOrdersQuery, OrderCaptureBody, OrderOut, PageQuery, PayOrderBody, UpdateOrderBody,
 };
-use crate::error::{ApiError, reply_response};
+use crate::error::ApiError;
 use crate::extract::{Auth, Mutation, Query};
-use crate::openapi::errors;
-use crate::routes::events::page_request;
-use crate::{AppState, render};
+use crate::openapi::error_responses::errors;
+use crate::respond::{data, list, render};
 
 const TAG: &str = "Orders";
 
@@ -89,15 +88,9 @@ async fn create_order(
         reference: body.reference,
         metadata: body.metadata,
     };
-    let app = &state.app;
-    let reply = app
-        .run(
-            &ctx,
-            || app.create_order(&ctx, req.clone()),
-            render(StatusCode::CREATED, order_out),
-        )
-        .await;
-    Ok(reply_response(reply))
+    let decide = || state.app.create_order(&ctx, req.clone());
+    let answer = render(StatusCode::CREATED, order_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(CreateOrderErrors: READ BODY IDEMPOTENT; OrderCurrencyMismatch);
@@ -119,10 +112,7 @@ async fn get_order(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let order = state.app.get_order(auth.key_only()?, &id).await?;
-    Ok(Json(Data {
-        data: order_out(&order),
-    })
-    .into_response())
+    Ok(data(order_out(&order)))
 }
 
 errors!(GetOrderErrors: READ; OrderNotFound);
@@ -147,18 +137,13 @@ async fn list_orders(
 ) -> Result<Response, ApiError> {
     let scope = auth.key_only()?;
     let status = query.take_parsed("status", OrderStatus::parse, "open, paid or canceled")?;
-    let page = page_request(&mut query)?;
+    let page = query.page()?;
     query.finish()?;
     let page = state
         .app
         .list_orders(scope, OrderFilter { status, page })
         .await?;
-    Ok(Json(List {
-        data: page.data.iter().map(order_out).collect(),
-        has_more: page.has_more,
-        next_cursor: page.next_cursor,
-    })
-    .into_response())
+    Ok(list(page, order_out))
 }
 
 errors!(ListOrdersErrors: READ QUERY);
@@ -193,15 +178,9 @@ async fn update_order(
         reference: body.reference,
         metadata: body.metadata,
     };
-    let app = &state.app;
-    let reply = app
-        .run(
-            &ctx,
-            || app.update_order(&ctx, &id, req.clone()),
-            render(StatusCode::OK, order_out),
-        )
-        .await;
-    Ok(reply_response(reply))
+    let decide = || state.app.update_order(&ctx, &id, req.clone());
+    let answer = render(StatusCode::OK, order_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(UpdateOrderErrors: READ BODY IDEMPOTENT;
@@ -227,15 +206,9 @@ async fn cancel_order(
     m: Mutation<EmptyBody>,
 ) -> Result<Response, ApiError> {
     let ctx = m.ctx(m.auth.key_only()?);
-    let app = &state.app;
-    let reply = app
-        .run(
-            &ctx,
-            || app.cancel_order(&ctx, &id),
-            render(StatusCode::OK, order_out),
-        )
-        .await;
-    Ok(reply_response(reply))
+    let decide = || state.app.cancel_order(&ctx, &id);
+    let answer = render(StatusCode::OK, order_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(CancelOrderErrors: READ BODY IDEMPOTENT;
@@ -274,15 +247,9 @@ async fn pay_order(
             .map(|(k, v)| (k, v.into()))
             .collect(),
     };
-    let app = &state.app;
-    let reply = app
-        .run(
-            &ctx,
-            || app.pay_order(&ctx, &id, cmd.clone()),
-            render(StatusCode::OK, order_out),
-        )
-        .await;
-    Ok(reply_response(reply))
+    let decide = || state.app.pay_order(&ctx, &id, cmd.clone());
+    let answer = render(StatusCode::OK, order_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(PayOrderErrors: READ BODY IDEMPOTENT PROCESSOR;
@@ -313,15 +280,13 @@ async fn capture_order_payment_intent(
     let ctx = m.ctx(m.auth.key_only()?);
     let amount = m.body.amount_money.map(Into::into);
     let reference = m.body.reference;
-    let app = &state.app;
-    let reply = app
-        .run(
-            &ctx,
-            || app.capture_order_intent(&ctx, &id, &pid, amount.clone(), reference.clone()),
-            render(StatusCode::OK, order_out),
-        )
-        .await;
-    Ok(reply_response(reply))
+    let decide = || {
+        state
+            .app
+            .capture_order_intent(&ctx, &id, &pid, amount.clone(), reference.clone())
+    };
+    let answer = render(StatusCode::OK, order_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(CaptureOrderIntentErrors: READ BODY IDEMPOTENT PROCESSOR;
@@ -349,15 +314,9 @@ async fn void_order_payment_intent(
     m: Mutation<EmptyBody>,
 ) -> Result<Response, ApiError> {
     let ctx = m.ctx(m.auth.key_only()?);
-    let app = &state.app;
-    let reply = app
-        .run(
-            &ctx,
-            || app.void_order_intent(&ctx, &id, &pid, None),
-            render(StatusCode::OK, order_out),
-        )
-        .await;
-    Ok(reply_response(reply))
+    let decide = || state.app.void_order_intent(&ctx, &id, &pid, None);
+    let answer = render(StatusCode::OK, order_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(VoidOrderIntentErrors: READ BODY IDEMPOTENT PROCESSOR;

@@ -1,27 +1,26 @@
 //! `/v1/payment-intents`: create, retrieve, list, confirm, capture, cancel, actions.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use holdfast_domain::intent::{
     CaptureMethod, CaptureRequest, CreateRequest, ScheduleRequest, Status,
 };
-use holdfast_service::{Caller, ConfirmCommand, CreateIntentCommand, CreatedIntent};
-use holdfast_store::{IntentFilter, IntentOrder};
+use holdfast_service::{Caller, ConfirmCommand, CreateIntentCommand, CreatedIntent, IntentQuery};
+use holdfast_store::IntentOrder;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::AppState;
 use crate::dto::{
     ActionOut, CancelBody, CaptureBody, ClientConfirmation, ConfirmBody, CreateIntentBody,
     CreatedIntentOut, Data, EmptyBody, IdempotencyKeyHeader, List, ListIntentsQuery, PageQuery,
     PaymentIntentOut, ScheduledActionBody, parse_rfc3339,
 };
-use crate::error::{ApiError, reply_response};
+use crate::error::ApiError;
 use crate::extract::{Auth, Mutation, Query};
-use crate::openapi::errors;
-use crate::routes::events::page_request;
-use crate::{AppState, render, render_sensitive};
+use crate::openapi::error_responses::errors;
+use crate::respond::{data, list, render, render_sensitive};
 
 const TAG: &str = "Payment intents";
 
@@ -68,7 +67,6 @@ async fn create_payment_intent(
             payment_method_types: body.payment_method_types,
             capture_method: body.capture_method,
             auto_confirm: body.auto_confirm,
-            has_payment_source: body.payment_source_token.is_some(),
             description: body.description,
             reference: body.reference,
             metadata: body.metadata,
@@ -81,29 +79,21 @@ async fn create_payment_intent(
                 offset_before_expiry_seconds: Some(s.offset_before_expiry_seconds),
                 amount: None,
             }),
-            // The service applies the server's configured lead.
-            expiry_warning_lead_seconds: None,
         },
         payment_source_token: body.payment_source_token,
     };
-    let app = &state.app;
-    let reply = app
-        .run(
-            &ctx,
-            || app.create_intent(&ctx, cmd.clone()),
-            // The answer carries the client secret: stored sealed for idempotent replays.
-            render_sensitive(StatusCode::CREATED, |created: &CreatedIntent| {
-                CreatedIntentOut {
-                    payment_intent: intent_out(&created.intent),
-                    client_confirmation: ClientConfirmation {
-                        client_secret: created.client_secret.clone(),
-                        confirm_path: format!("/v1/payment-intents/{}/confirm", created.intent.id),
-                    },
-                }
-            }),
-        )
-        .await;
-    Ok(reply_response(reply))
+    let decide = || state.app.create_intent(&ctx, cmd.clone());
+    // The answer carries the client secret: stored sealed for idempotent replays.
+    let answer = render_sensitive(StatusCode::CREATED, |created: &CreatedIntent| {
+        CreatedIntentOut {
+            payment_intent: intent_out(&created.intent),
+            client_confirmation: ClientConfirmation {
+                client_secret: created.client_secret.clone(),
+                confirm_path: format!("/v1/payment-intents/{}/confirm", created.intent.id),
+            },
+        }
+    });
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(CreateIntentErrors: READ BODY IDEMPOTENT PROCESSOR;
@@ -132,10 +122,7 @@ async fn get_payment_intent(
 ) -> Result<Response, ApiError> {
     let scope = auth.for_intent(&id)?;
     let intent = state.app.get_intent(scope, &id).await?;
-    Ok(Json(Data {
-        data: intent_out(&intent),
-    })
-    .into_response())
+    Ok(data(intent_out(&intent)))
 }
 
 errors!(GetIntentErrors: READ; PaymentIntentNotFound);
@@ -180,25 +167,19 @@ async fn list_payment_intents(
             "created_at (newest first) or authorization_expires_at (soonest deadline first)",
         )?
         .unwrap_or_default();
-    let page = page_request(&mut query)?;
+    let page = query.page()?;
     query.finish()?;
-    let filter = IntentFilter {
+    let query = IntentQuery {
         status,
         capture_method,
         created_after,
         created_before,
         expires_before,
         order,
-        now: state.app.now(),
         page,
     };
-    let page = state.app.list_intents(scope, filter).await?;
-    Ok(Json(List {
-        data: page.data.iter().map(intent_out).collect(),
-        has_more: page.has_more,
-        next_cursor: page.next_cursor,
-    })
-    .into_response())
+    let page = state.app.list_intents(scope, query).await?;
+    Ok(list(page, intent_out))
 }
 
 errors!(ListIntentsErrors: READ QUERY);
@@ -231,15 +212,9 @@ async fn confirm_payment_intent(
         payment_method_id: m.body.payment_method_id,
         via_client_secret: matches!(m.auth.0, Caller::ClientSecret { .. }),
     };
-    let app = &state.app;
-    let reply = app
-        .run(
-            &ctx,
-            || app.confirm_intent(&ctx, &id, cmd.clone()),
-            render(StatusCode::OK, intent_out),
-        )
-        .await;
-    Ok(reply_response(reply))
+    let decide = || state.app.confirm_intent(&ctx, &id, cmd.clone());
+    let answer = render(StatusCode::OK, intent_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(ConfirmIntentErrors: READ BODY IDEMPOTENT PROCESSOR;
@@ -272,15 +247,9 @@ async fn capture_payment_intent(
         reference: m.body.reference,
         metadata: m.body.metadata,
     };
-    let app = &state.app;
-    let reply = app
-        .run(
-            &ctx,
-            || app.capture_intent(&ctx, &id, req.clone()),
-            render(StatusCode::OK, intent_out),
-        )
-        .await;
-    Ok(reply_response(reply))
+    let decide = || state.app.capture_intent(&ctx, &id, req.clone());
+    let answer = render(StatusCode::OK, intent_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(CaptureIntentErrors: READ BODY IDEMPOTENT PROCESSOR;
@@ -309,15 +278,9 @@ async fn cancel_payment_intent(
 ) -> Result<Response, ApiError> {
     let ctx = m.ctx(m.auth.key_only()?);
     let reason = m.body.cancellation_reason;
-    let app = &state.app;
-    let reply = app
-        .run(
-            &ctx,
-            || app.cancel_intent(&ctx, &id, reason.clone()),
-            render(StatusCode::OK, intent_out),
-        )
-        .await;
-    Ok(reply_response(reply))
+    let decide = || state.app.cancel_intent(&ctx, &id, reason.clone());
+    let answer = render(StatusCode::OK, intent_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(CancelIntentErrors: READ BODY IDEMPOTENT PROCESSOR;
@@ -350,7 +313,7 @@ async fn list_payment_intent_actions(
         .iter()
         .map(|a| ActionOut::new(&intent.id, a))
         .collect();
-    Ok(Json(Data { data: actions }).into_response())
+    Ok(data(actions))
 }
 
 errors!(ListActionsErrors: READ; PaymentIntentNotFound);
@@ -389,15 +352,9 @@ async fn set_scheduled_action(
         offset_before_expiry_seconds: None,
         amount: m.body.amount_money.map(Into::into),
     };
-    let app = &state.app;
-    let reply = app
-        .run(
-            &ctx,
-            || app.set_scheduled_action(&ctx, &id, req.clone()),
-            render(StatusCode::OK, intent_out),
-        )
-        .await;
-    Ok(reply_response(reply))
+    let decide = || state.app.set_scheduled_action(&ctx, &id, req.clone());
+    let answer = render(StatusCode::OK, intent_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(SetScheduleErrors: READ BODY IDEMPOTENT;
@@ -421,15 +378,9 @@ async fn clear_scheduled_action(
     m: Mutation<EmptyBody>,
 ) -> Result<Response, ApiError> {
     let ctx = m.ctx(m.auth.key_only()?);
-    let app = &state.app;
-    let reply = app
-        .run(
-            &ctx,
-            || app.clear_scheduled_action(&ctx, &id),
-            render(StatusCode::OK, intent_out),
-        )
-        .await;
-    Ok(reply_response(reply))
+    let decide = || state.app.clear_scheduled_action(&ctx, &id);
+    let answer = render(StatusCode::OK, intent_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(ClearScheduleErrors: READ BODY IDEMPOTENT; PaymentIntentNotFound);

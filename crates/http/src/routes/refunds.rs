@@ -1,22 +1,21 @@
 //! `/v1/refunds`: giving captured money back, in one or several parts.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use holdfast_domain::refund::{Refund, RefundRequest};
 use holdfast_store::RefundFilter;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::AppState;
 use crate::dto::{
     CreateRefundBody, Data, IdempotencyKeyHeader, List, ListRefundsQuery, PageQuery, RefundOut,
 };
-use crate::error::{ApiError, reply_response};
+use crate::error::ApiError;
 use crate::extract::{Auth, Mutation, Query};
-use crate::openapi::errors;
-use crate::routes::events::page_request;
-use crate::{AppState, render};
+use crate::openapi::error_responses::errors;
+use crate::respond::{data, list, render};
 
 const TAG: &str = "Refunds";
 
@@ -58,15 +57,9 @@ async fn create_refund(
         reference: body.reference,
         metadata: body.metadata,
     };
-    let app = &state.app;
-    let reply = app
-        .run(
-            &ctx,
-            || app.create_refund(&ctx, &intent_id, req.clone()),
-            render(StatusCode::CREATED, refund_out),
-        )
-        .await;
-    Ok(reply_response(reply))
+    let decide = || state.app.create_refund(&ctx, &intent_id, req.clone());
+    let answer = render(StatusCode::CREATED, refund_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(CreateRefundErrors: READ BODY IDEMPOTENT PROCESSOR;
@@ -90,10 +83,7 @@ async fn get_refund(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let refund = state.app.get_refund(auth.key_only()?, &id).await?;
-    Ok(Json(Data {
-        data: refund_out(&refund),
-    })
-    .into_response())
+    Ok(data(refund_out(&refund)))
 }
 
 errors!(GetRefundErrors: READ; RefundNotFound);
@@ -118,7 +108,7 @@ async fn list_refunds(
 ) -> Result<Response, ApiError> {
     let scope = auth.key_only()?;
     let payment_intent_id = query.take("payment_intent_id")?;
-    let page = page_request(&mut query)?;
+    let page = query.page()?;
     query.finish()?;
     let page = state
         .app
@@ -130,12 +120,7 @@ async fn list_refunds(
             },
         )
         .await?;
-    Ok(Json(List {
-        data: page.data.iter().map(refund_out).collect(),
-        has_more: page.has_more,
-        next_cursor: page.next_cursor,
-    })
-    .into_response())
+    Ok(list(page, refund_out))
 }
 
 errors!(ListRefundsErrors: READ QUERY);

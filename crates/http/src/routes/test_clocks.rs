@@ -1,23 +1,22 @@
 //! `/v1/test-clocks`: frozen time for test-mode intents, advanced on demand.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use holdfast_domain::ErrorCode;
 use holdfast_domain::test_clock::{TestClock, not_in_live_mode};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::AppState;
 use crate::dto::{
     AdvanceTestClockBody, CreateTestClockBody, Data, DeletedTestClockOut, IdempotencyKeyHeader,
     List, PageQuery, TestClockOut, parse_rfc3339,
 };
-use crate::error::{ApiError, reply_response};
+use crate::error::ApiError;
 use crate::extract::{Auth, Mutation, Query};
-use crate::openapi::errors;
-use crate::routes::events::page_request;
-use crate::{AppState, render};
+use crate::openapi::error_responses::errors;
+use crate::respond::{data, list, render};
 
 const TAG: &str = "Test clocks";
 
@@ -69,15 +68,9 @@ async fn create_test_clock(
     let ctx = m.ctx(test_mode_scope(&m.auth)?);
     let at = m.body.frozen_time.as_deref().map(frozen_time).transpose()?;
     let name = m.body.name;
-    let app = &state.app;
-    let reply = app
-        .run(
-            &ctx,
-            || app.create_test_clock(&ctx, at, name.clone()),
-            render(StatusCode::CREATED, clock_out),
-        )
-        .await;
-    Ok(reply_response(reply))
+    let decide = || state.app.create_test_clock(&ctx, at, name.clone());
+    let answer = render(StatusCode::CREATED, clock_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(CreateClockErrors: READ BODY IDEMPOTENT; TestClockNotAllowedInLiveMode);
@@ -98,14 +91,9 @@ async fn get_test_clock(
     auth: Auth,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let clock = state
-        .app
-        .get_test_clock(test_mode_scope(&auth)?, &id)
-        .await?;
-    Ok(Json(Data {
-        data: clock_out(&clock),
-    })
-    .into_response())
+    let scope = test_mode_scope(&auth)?;
+    let clock = state.app.get_test_clock(scope, &id).await?;
+    Ok(data(clock_out(&clock)))
 }
 
 errors!(GetClockErrors: READ; TestClockNotFound, TestClockNotAllowedInLiveMode);
@@ -129,15 +117,10 @@ async fn list_test_clocks(
     mut query: Query,
 ) -> Result<Response, ApiError> {
     let scope = test_mode_scope(&auth)?;
-    let page = page_request(&mut query)?;
+    let page = query.page()?;
     query.finish()?;
     let page = state.app.list_test_clocks(scope, page).await?;
-    Ok(Json(List {
-        data: page.data.iter().map(clock_out).collect(),
-        has_more: page.has_more,
-        next_cursor: page.next_cursor,
-    })
-    .into_response())
+    Ok(list(page, clock_out))
 }
 
 errors!(ListClocksErrors: READ QUERY; TestClockNotAllowedInLiveMode);
@@ -160,17 +143,12 @@ async fn delete_test_clock(
     auth: Auth,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let clock = state
-        .app
-        .delete_test_clock(test_mode_scope(&auth)?, &id)
-        .await?;
-    Ok(Json(Data {
-        data: DeletedTestClockOut {
-            test_clock_id: clock.id,
-            deleted: true,
-        },
-    })
-    .into_response())
+    let scope = test_mode_scope(&auth)?;
+    let clock = state.app.delete_test_clock(scope, &id).await?;
+    Ok(data(DeletedTestClockOut {
+        test_clock_id: clock.id,
+        deleted: true,
+    }))
 }
 
 errors!(DeleteClockErrors: READ; TestClockNotFound, TestClockNotAllowedInLiveMode);
@@ -197,15 +175,9 @@ async fn advance_test_clock(
 ) -> Result<Response, ApiError> {
     let ctx = m.ctx(test_mode_scope(&m.auth)?);
     let to = frozen_time(&m.body.frozen_time)?;
-    let app = &state.app;
-    let reply = app
-        .run(
-            &ctx,
-            || app.advance_test_clock(&ctx, &id, to),
-            render(StatusCode::OK, clock_out),
-        )
-        .await;
-    Ok(reply_response(reply))
+    let decide = || state.app.advance_test_clock(&ctx, &id, to);
+    let answer = render(StatusCode::OK, clock_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(AdvanceClockErrors: READ BODY IDEMPOTENT PROCESSOR;

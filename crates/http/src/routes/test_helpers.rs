@@ -8,11 +8,12 @@ use holdfast_domain::intent::PaymentIntent;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::AppState;
 use crate::dto::{AuthenticateBody, Data, IdempotencyKeyHeader, PaymentIntentOut};
-use crate::error::{ApiError, reply_response};
+use crate::error::ApiError;
 use crate::extract::Mutation;
-use crate::openapi::errors;
-use crate::{AppState, render};
+use crate::openapi::error_responses::errors;
+use crate::respond::render;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(authenticate_payment_intent))
@@ -59,17 +60,11 @@ async fn authenticate_payment_intent(
         }
     };
     let ctx = m.ctx(scope);
-    let app = &state.app;
-    let reply = app
-        .run(
-            &ctx,
-            || app.authenticate_intent(&ctx, &id, succeeded),
-            render(StatusCode::OK, |pi: &PaymentIntent| {
-                PaymentIntentOut::from(pi)
-            }),
-        )
-        .await;
-    Ok(reply_response(reply))
+    let decide = || state.app.authenticate_intent(&ctx, &id, succeeded);
+    let answer = render(StatusCode::OK, |pi: &PaymentIntent| {
+        PaymentIntentOut::from(pi)
+    });
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(AuthenticateErrors: READ BODY IDEMPOTENT PROCESSOR;

@@ -1,22 +1,21 @@
 //! `/v1/webhook-endpoints`: where events are delivered, and their signing secrets.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use holdfast_service::webhooks::{EndpointWithSecret, UpdateEndpoint};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::AppState;
 use crate::dto::{
     CreateWebhookEndpointBody, Data, DeletedWebhookEndpointOut, EmptyBody, IdempotencyKeyHeader,
     List, PageQuery, UpdateWebhookEndpointBody, WebhookEndpointOut,
 };
-use crate::error::{ApiError, reply_response};
+use crate::error::ApiError;
 use crate::extract::{Auth, Mutation, Query};
-use crate::openapi::errors;
-use crate::routes::events::page_request;
-use crate::{AppState, render, render_sensitive};
+use crate::openapi::error_responses::errors;
+use crate::respond::{data, list, render, render_sensitive};
 
 const TAG: &str = "Webhook endpoints";
 
@@ -55,22 +54,16 @@ async fn create_webhook_endpoint(
 ) -> Result<Response, ApiError> {
     let ctx = m.ctx(m.auth.key_only()?);
     let body = m.body;
-    let app = &state.app;
-    let reply = app
-        .run(
+    let decide = || {
+        state.app.create_webhook_endpoint(
             &ctx,
-            || {
-                app.create_webhook_endpoint(
-                    &ctx,
-                    body.url.clone(),
-                    body.enabled_events.clone(),
-                    body.description.clone(),
-                )
-            },
-            render_sensitive(StatusCode::CREATED, endpoint_out),
+            body.url.clone(),
+            body.enabled_events.clone(),
+            body.description.clone(),
         )
-        .await;
-    Ok(reply_response(reply))
+    };
+    let answer = render_sensitive(StatusCode::CREATED, endpoint_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(CreateEndpointErrors: READ BODY IDEMPOTENT; InvalidEventType);
@@ -95,10 +88,7 @@ async fn get_webhook_endpoint(
         .app
         .get_webhook_endpoint(auth.key_only()?, &id)
         .await?;
-    Ok(Json(Data {
-        data: WebhookEndpointOut::new(&endpoint, None),
-    })
-    .into_response())
+    Ok(data(WebhookEndpointOut::new(&endpoint, None)))
 }
 
 errors!(GetEndpointErrors: READ; WebhookEndpointNotFound);
@@ -122,19 +112,10 @@ async fn list_webhook_endpoints(
     mut query: Query,
 ) -> Result<Response, ApiError> {
     let scope = auth.key_only()?;
-    let page = page_request(&mut query)?;
+    let page = query.page()?;
     query.finish()?;
     let page = state.app.list_webhook_endpoints(scope, page).await?;
-    Ok(Json(List {
-        data: page
-            .data
-            .iter()
-            .map(|e| WebhookEndpointOut::new(e, None))
-            .collect(),
-        has_more: page.has_more,
-        next_cursor: page.next_cursor,
-    })
-    .into_response())
+    Ok(list(page, |e| WebhookEndpointOut::new(e, None)))
 }
 
 errors!(ListEndpointsErrors: READ QUERY);
@@ -166,15 +147,9 @@ async fn update_webhook_endpoint(
         description: body.description,
         disabled: body.disabled,
     };
-    let app = &state.app;
-    let reply = app
-        .run(
-            &ctx,
-            || app.update_webhook_endpoint(&ctx, &id, req.clone()),
-            render(StatusCode::OK, endpoint_out),
-        )
-        .await;
-    Ok(reply_response(reply))
+    let decide = || state.app.update_webhook_endpoint(&ctx, &id, req.clone());
+    let answer = render(StatusCode::OK, endpoint_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(UpdateEndpointErrors: READ BODY IDEMPOTENT; WebhookEndpointNotFound, InvalidEventType);
@@ -201,13 +176,10 @@ async fn delete_webhook_endpoint(
         .app
         .delete_webhook_endpoint(m.auth.key_only()?, &id)
         .await?;
-    Ok(Json(Data {
-        data: DeletedWebhookEndpointOut {
-            webhook_endpoint_id: endpoint.id,
-            deleted: true,
-        },
-    })
-    .into_response())
+    Ok(data(DeletedWebhookEndpointOut {
+        webhook_endpoint_id: endpoint.id,
+        deleted: true,
+    }))
 }
 
 errors!(DeleteEndpointErrors: READ BODY; WebhookEndpointNotFound);
@@ -232,15 +204,9 @@ async fn rotate_webhook_endpoint_secret(
     m: Mutation<EmptyBody>,
 ) -> Result<Response, ApiError> {
     let ctx = m.ctx(m.auth.key_only()?);
-    let app = &state.app;
-    let reply = app
-        .run(
-            &ctx,
-            || app.rotate_webhook_secret(&ctx, &id),
-            render_sensitive(StatusCode::OK, endpoint_out),
-        )
-        .await;
-    Ok(reply_response(reply))
+    let decide = || state.app.rotate_webhook_secret(&ctx, &id);
+    let answer = render_sensitive(StatusCode::OK, endpoint_out);
+    Ok(state.run(&ctx, decide, answer).await)
 }
 
 errors!(RotateSecretErrors: READ BODY IDEMPOTENT; WebhookEndpointNotFound);

@@ -1,13 +1,10 @@
 //! Races, on both backends: many requests released together against one intent or one key.
 //! Exactly one effect, every loser answered with the right refusal, the money invariant intact.
 
-use std::sync::Arc;
-
 use serde_json::{Value, json};
-use tokio::sync::Barrier;
 
 use crate::both_backends;
-use crate::helpers::{Remote, Res, TestApp, assert_money, usd};
+use crate::helpers::{Res, TestApp, assert_money, fire, fire_on, usd};
 
 both_backends!(
     fifty_concurrent_captures_of_one_hold,
@@ -16,35 +13,6 @@ both_backends!(
     sixty_four_identical_creates_with_one_key,
     sixty_four_identical_captures_with_one_key,
 );
-
-/// One request to fire: path, `Idempotency-Key`, body (none: empty).
-type Call = (String, Option<String>, Option<Value>);
-
-/// Sends every call at once (they wait on a barrier), answers in the calls' order.
-async fn fire(app: &TestApp, calls: Vec<Call>) -> Vec<Res> {
-    let remote = app.remote();
-    fire_on(calls.into_iter().map(|c| (remote.clone(), c)).collect()).await
-}
-
-/// Like [`fire`], each call to the server its `Remote` names.
-async fn fire_on(calls: Vec<(Remote, Call)>) -> Vec<Res> {
-    let barrier = Arc::new(Barrier::new(calls.len()));
-    let handles: Vec<_> = calls
-        .into_iter()
-        .map(|(remote, (path, idem, body))| {
-            let barrier = Arc::clone(&barrier);
-            tokio::spawn(async move {
-                barrier.wait().await;
-                remote.post(&path, idem.as_deref(), body.as_ref()).await
-            })
-        })
-        .collect();
-    let mut answers = Vec::with_capacity(handles.len());
-    for handle in handles {
-        answers.push(handle.await.expect("request task"));
-    }
-    answers
-}
 
 fn capture_path(id: &str) -> String {
     format!("/v1/payment-intents/{id}/capture")

@@ -9,7 +9,7 @@ use holdfast_domain::Timestamp;
 use holdfast_service::{Holdfast, ManualClock};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
+use tokio::sync::{Barrier, oneshot};
 
 /// The harness clock starts here: the contract's own example time.
 pub const T0: i64 = 1_783_047_440; // 2026-07-03T02:57:20Z
@@ -495,19 +495,7 @@ impl Remote {
 
     /// POSTs `body` (none: an empty body) with an optional `Idempotency-Key`.
     pub async fn post(&self, path: &str, idem: Option<&str>, body: Option<&Value>) -> Res {
-        let mut builder = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(&self.key);
-        if let Some(idem) = idem {
-            builder = builder.header("Idempotency-Key", idem);
-        }
-        if let Some(body) = body {
-            builder = builder
-                .header("Content-Type", "application/json")
-                .body(serde_json::to_vec(body).expect("json"));
-        }
-        Res::read(builder.send().await.expect("request reaches the server")).await
+        self.send(reqwest::Method::POST, path, idem, body).await
     }
 
     /// Any method, with an optional `Idempotency-Key` and an optional JSON body.
@@ -532,6 +520,35 @@ impl Remote {
         }
         Res::read(builder.send().await.expect("request reaches the server")).await
     }
+}
+
+/// One POST to fire in a race: path, `Idempotency-Key`, body (none: empty).
+pub type Call = (String, Option<String>, Option<Value>);
+
+/// Sends every call at once (they wait on a barrier); answers in the calls' order.
+pub async fn fire(app: &TestApp, calls: Vec<Call>) -> Vec<Res> {
+    let remote = app.remote();
+    fire_on(calls.into_iter().map(|c| (remote.clone(), c)).collect()).await
+}
+
+/// Like [`fire`], each call to the server its `Remote` names.
+pub async fn fire_on(calls: Vec<(Remote, Call)>) -> Vec<Res> {
+    let barrier = Arc::new(Barrier::new(calls.len()));
+    let handles: Vec<_> = calls
+        .into_iter()
+        .map(|(remote, (path, idem, body))| {
+            let barrier = Arc::clone(&barrier);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                remote.post(&path, idem.as_deref(), body.as_ref()).await
+            })
+        })
+        .collect();
+    let mut answers = Vec::with_capacity(handles.len());
+    for handle in handles {
+        answers.push(handle.await.expect("request task"));
+    }
+    answers
 }
 
 #[derive(Debug)]

@@ -3,14 +3,11 @@
 //! expiry of an order's hold; the order events; races; tenancy. Every answer is checked against the
 //! contract's "Manual Capture on Orders" section and its Webhooks and Errors tables.
 
-use std::sync::Arc;
-
 use reqwest::Method;
 use serde_json::{Map, Value, json};
-use tokio::sync::Barrier;
 
 use crate::both_backends;
-use crate::helpers::{Remote, Res, T0_RFC3339, TestApp, assert_money, usd};
+use crate::helpers::{Res, T0_RFC3339, TestApp, assert_money, fire, fire_on, usd};
 
 both_backends!(
     contract_walkthrough_hold_then_capture_through_the_order,
@@ -2195,35 +2192,6 @@ async fn reading_an_order_past_its_deadline_shows_no_hold(app: &TestApp) {
 }
 
 // ---- Races -------------------------------------------------------------------------------------
-
-/// One request to fire: path, `Idempotency-Key`, body (none: empty).
-type Call = (String, Option<String>, Option<Value>);
-
-/// Sends every call at once (they wait on a barrier); answers in the calls' order.
-async fn fire(app: &TestApp, calls: Vec<Call>) -> Vec<Res> {
-    let remote = app.remote();
-    fire_on(calls.into_iter().map(|c| (remote.clone(), c)).collect()).await
-}
-
-/// Like [`fire`], each call to the server its `Remote` names.
-async fn fire_on(calls: Vec<(Remote, Call)>) -> Vec<Res> {
-    let barrier = Arc::new(Barrier::new(calls.len()));
-    let handles: Vec<_> = calls
-        .into_iter()
-        .map(|(remote, (path, idem, body))| {
-            let barrier = Arc::clone(&barrier);
-            tokio::spawn(async move {
-                barrier.wait().await;
-                remote.post(&path, idem.as_deref(), body.as_ref()).await
-            })
-        })
-        .collect();
-    let mut answers = Vec::with_capacity(handles.len());
-    for handle in handles {
-        answers.push(handle.await.expect("request task"));
-    }
-    answers
-}
 
 /// Two servers on one PostgreSQL database, captures and voids of one order hold through both:
 /// one effect, and every success shows the order as the race left it.

@@ -9,14 +9,11 @@
 //! `contended_refunds_settle_at_the_capture_after_retries_and_the_worker` has the worker
 //! (`resolve_stale_refunds_once`) resolve whatever the race left pending, if anything.
 
-use std::sync::Arc;
-
 use reqwest::Method;
 use serde_json::{Value, json};
-use tokio::sync::Barrier;
 
 use crate::both_backends;
-use crate::helpers::{Remote, Res, T0, TestApp, assert_money, rfc3339, usd};
+use crate::helpers::{Remote, Res, T0, TestApp, assert_money, fire_on, rfc3339, usd};
 
 both_backends!(
     full_refund_answers_201_with_the_whole_refund,
@@ -141,31 +138,18 @@ async fn count_events(app: &TestApp, kind: &str) -> usize {
     res.json["data"].as_array().unwrap().len()
 }
 
-/// One request to fire: `Idempotency-Key` and body.
-type Call = (Option<String>, Value);
-
-/// Sends every `POST /v1/refunds` at once (they wait on a barrier); answers in the calls' order.
-async fn fire(remotes: &[Remote], calls: Vec<Call>) -> Vec<Res> {
-    let barrier = Arc::new(Barrier::new(calls.len()));
-    let handles: Vec<_> = calls
+/// Sends every `POST /v1/refunds` (`Idempotency-Key` and body) at once, spread over `remotes` in
+/// turn; answers in the calls' order.
+async fn fire_refunds(remotes: &[Remote], calls: Vec<(Option<String>, Value)>) -> Vec<Res> {
+    let calls = calls
         .into_iter()
         .enumerate()
         .map(|(i, (idem, body))| {
-            let barrier = Arc::clone(&barrier);
             let remote = remotes[i % remotes.len()].clone();
-            tokio::spawn(async move {
-                barrier.wait().await;
-                remote
-                    .post("/v1/refunds", idem.as_deref(), Some(&body))
-                    .await
-            })
+            (remote, ("/v1/refunds".to_owned(), idem, Some(body)))
         })
         .collect();
-    let mut answers = Vec::with_capacity(handles.len());
-    for handle in handles {
-        answers.push(handle.await.expect("request task"));
-    }
-    answers
+    fire_on(calls).await
 }
 
 /// How many answers of each status and code.
@@ -1078,7 +1062,7 @@ async fn fifty_concurrent_partial_refunds_never_exceed_the_capture(app: &TestApp
             )
         })
         .collect();
-    let answers = fire(&[app.remote()], calls).await;
+    let answers = fire_refunds(&[app.remote()], calls).await;
     let report = race_report(app, &id, &answers).await;
     eprintln!("50 partial refunds: {report}");
     let won: Vec<_> = answers.iter().filter(|r| r.status == 201).collect();
@@ -1143,7 +1127,7 @@ async fn fifty_concurrent_full_refunds_one_wins(app: &TestApp) {
     let calls = (0..50)
         .map(|i| (Some(format!("full-{i}")), json!({"payment_intent_id": id})))
         .collect();
-    let answers = fire(&[app.remote()], calls).await;
+    let answers = fire_refunds(&[app.remote()], calls).await;
     let report = race_report(app, &id, &answers).await;
     eprintln!("50 full refunds: {report}");
     let won: Vec<_> = answers.iter().filter(|r| r.status == 201).collect();
@@ -1176,7 +1160,7 @@ async fn contended_refunds_settle_at_the_capture_after_retries_and_the_worker(ap
     let calls = (0..50)
         .map(|i| (Some(format!("settle-{i}")), body.clone()))
         .collect();
-    let mut answers = fire(&[app.remote()], calls).await;
+    let mut answers = fire_refunds(&[app.remote()], calls).await;
     let report = race_report(app, &id, &answers).await;
     eprintln!("50 partial refunds before retries: {report}");
     for res in &answers {
@@ -1259,7 +1243,7 @@ async fn concurrent_refunds_and_failing_refunds_mixed(app: &TestApp) {
             )
         })
         .collect();
-    let answers = fire(&[app.remote()], calls).await;
+    let answers = fire_refunds(&[app.remote()], calls).await;
     eprintln!(
         "mixed refunds: {}; {}",
         race_report(app, &failing, &answers).await,
@@ -1399,7 +1383,7 @@ async fn sixty_four_identical_refunds_with_one_key(app: &TestApp) {
     let calls = (0..64)
         .map(|_| (Some("refund-64".to_owned()), body.clone()))
         .collect();
-    let answers = fire(&[app.remote()], calls).await;
+    let answers = fire_refunds(&[app.remote()], calls).await;
     let text = one_answer_or_in_use(&answers);
     let answer: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(answer["data"]["status"], "succeeded");
@@ -1433,7 +1417,7 @@ async fn two_servers_on_one_postgres_one_key_one_refund() {
     let calls = (0..64)
         .map(|_| (Some("refund-two-servers".to_owned()), body.clone()))
         .collect();
-    let answers = fire(&[app.remote(), other], calls).await;
+    let answers = fire_refunds(&[app.remote(), other], calls).await;
     // What the key answers from now on.
     let replay = app
         .remote()
@@ -1478,7 +1462,7 @@ async fn two_servers_on_one_postgres_partial_refunds_never_exceed_the_capture() 
             )
         })
         .collect();
-    let answers = fire(&[app.remote(), other], calls).await;
+    let answers = fire_refunds(&[app.remote(), other], calls).await;
     let report = race_report(&app, &id, &answers).await;
     eprintln!("50 partial refunds on two servers: {report}");
     let won = answers.iter().filter(|r| r.status == 201).count();

@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Res, T0, T0_RFC3339, TestApp, assert_money, rfc3339, usd};
+use crate::helpers::{Res, T0, T0_RFC3339, TestApp, assert_money, fire, rfc3339, usd};
 
 both_backends!(
     test_clock_lifecycle,
@@ -732,21 +732,14 @@ async fn concurrent_advances_run_due_work_once_and_never_move_the_clock_back(app
         .collect();
     let last = *targets.iter().max().unwrap();
     assert_eq!(last, C0 + 8 * 86_400);
-    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(targets.len()));
-    let tasks: Vec<_> = targets
+    let calls = targets
         .iter()
         .map(|to| {
-            let (remote, barrier) = (app.remote(), std::sync::Arc::clone(&barrier));
             let path = format!("/v1/test-clocks/{clock}/advance");
-            let body = json!({"frozen_time": rfc3339(*to)});
-            tokio::spawn(async move {
-                barrier.wait().await;
-                remote.post(&path, None, Some(&body)).await
-            })
+            (path, None, Some(json!({"frozen_time": rfc3339(*to)})))
         })
         .collect();
-    for (task, to) in tasks.into_iter().zip(&targets) {
-        let res = task.await.expect("advance task");
+    for (res, to) in fire(app, calls).await.into_iter().zip(&targets) {
         if res.status == 200 {
             assert_eq!(
                 res.json["data"]["frozen_time"],
