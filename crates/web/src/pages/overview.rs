@@ -53,12 +53,10 @@ struct OverviewPage {
     chrome: Chrome,
     charts: Vec<CurrencyChart>,
     series: [(&'static str, &'static str); 5],
-    expired: u64,
-    resolved: u64,
-    captured_holds: u64,
-    voided_holds: u64,
     rate: String,
     rate_class: &'static str,
+    /// What the rate is made of, in words.
+    summary: String,
     from: String,
     to: String,
 }
@@ -90,22 +88,26 @@ pub(crate) async fn page(State(web): State<Web>, signed: Signed) -> Result<Respo
     let resolved = expired + captured_holds + voided_holds;
     // Tenths of a percent, in integers.
     let (rate, rate_class) = match (expired * 1000 + resolved / 2).checked_div(resolved) {
-        None => ("No holds resolved yet".to_owned(), ""),
+        None => ("–".to_owned(), ""),
         Some(tenths) => (
             format!("{}.{}%", tenths / 10, tenths % 10),
             if expired == 0 { "good" } else { "bad" },
         ),
     };
+    let summary = if resolved == 0 {
+        "No hold was captured, voided or expired in these 30 days.".to_owned()
+    } else {
+        format!(
+            "{expired} of {resolved} resolved holds expired instead of being captured ({captured_holds}) or voided ({voided_holds})."
+        )
+    };
     let page = OverviewPage {
         chrome: signed.chrome("Overview", Section::Overview),
         charts,
         series: SERIES,
-        expired,
-        resolved,
-        captured_holds,
-        voided_holds,
         rate,
         rate_class,
+        summary,
         from: format::day(Timestamp(first * 86_400)),
         to: format::day(now),
     };
