@@ -206,6 +206,10 @@ pub struct Action {
     pub metadata: Metadata,
     pub created_at: Timestamp,
     pub request_id: Option<String>,
+    /// The dashboard user who took the action (their email); `None` for the API and for
+    /// Holdfast's own workers.
+    #[serde(default)]
+    pub actor: Option<String>,
 }
 
 /// A payment intent as stored: the whole aggregate, including its action history.
@@ -336,6 +340,7 @@ impl PaymentIntent {
             metadata: Metadata::new(),
             created_at: ctx.now,
             request_id: ctx.request_id.map(str::to_owned),
+            actor: ctx.actor.map(str::to_owned),
         };
         self.actions.push(action);
     }
@@ -348,10 +353,12 @@ impl PaymentIntent {
     }
 }
 
-/// What every transition needs from outside: the time, the request that caused it, and fresh ids.
+/// What every transition needs from outside: the time, the request that caused it (and the
+/// dashboard user who made it, if one did), and fresh ids.
 pub struct Ctx<'a> {
     pub now: Timestamp,
     pub request_id: Option<&'a str>,
+    pub actor: Option<&'a str>,
     /// Returns a fresh id with the given prefix (`"act"` → `act_…`).
     pub new_id: &'a mut dyn FnMut(&'static str) -> String,
 }
@@ -361,6 +368,7 @@ impl std::fmt::Debug for Ctx<'_> {
         f.debug_struct("Ctx")
             .field("now", &self.now)
             .field("request_id", &self.request_id)
+            .field("actor", &self.actor)
             .finish_non_exhaustive()
     }
 }

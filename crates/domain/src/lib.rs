@@ -18,6 +18,7 @@ pub mod refund;
 pub mod schedule;
 pub mod test_clock;
 pub mod time;
+pub mod user;
 pub mod webhook;
 
 pub use error::{ErrorCode, Rejection};

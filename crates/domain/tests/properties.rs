@@ -519,6 +519,7 @@ fn with_ctx<R>(now: Timestamp, ids: &mut u64, f: impl FnOnce(&mut Ctx<'_>) -> R)
     let mut ctx = Ctx {
         now,
         request_id: None,
+        actor: None,
         new_id: &mut new_id,
     };
     f(&mut ctx)
@@ -830,6 +831,7 @@ impl World {
         let mut ctx = Ctx {
             now: self.now,
             request_id: Some(REFUND_REQUEST),
+            actor: None,
             new_id: &mut new_id,
         };
         f(&mut ctx)

@@ -106,6 +106,7 @@ impl<T> Mutation<T> {
                 key: key.clone(),
                 fingerprint: self.fingerprint.clone(),
             }),
+            actor: None,
         }
     }
 }

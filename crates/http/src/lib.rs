@@ -35,18 +35,28 @@ pub struct AppState {
 /// balancer's probe must get through an overloaded or rate-limited process. Unknown routes answer
 /// 404 without them.
 pub fn router(app: Arc<Holdfast>, limits: Limits) -> Router {
+    router_with_pages(app, limits, Router::new())
+}
+
+/// The API with web pages beside it (the dashboard, from the server crate): the pages get the
+/// same request ids and the same guard rails, and are not part of the OpenAPI document.
+pub fn router_with_pages(app: Arc<Holdfast>, limits: Limits, pages: Router) -> Router {
     let state = AppState { app };
     let guard = Arc::new(limits::Guard::new(limits));
     Router::<AppState>::from(routes::api())
+        .with_state(state.clone())
+        .merge(pages)
         .route_layer(axum::middleware::from_fn_with_state(
             guard,
             limits::middleware,
         ))
-        .merge(Router::<AppState>::from(routes::open()))
-        .merge(Router::<AppState>::from(openapi::router()))
+        .merge(
+            Router::<AppState>::from(routes::open())
+                .merge(Router::<AppState>::from(openapi::router()))
+                .with_state(state),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
         .layer(axum::middleware::from_fn(request_id::middleware))
 }
 

@@ -104,11 +104,17 @@ impl Default for Limits {
 /// credential, the cap is about a MiB.
 pub const TRACKED_CREDENTIALS_MAX: usize = 10_000;
 
-/// The routes that also take a token from the capture bucket, as the route table spells them.
-const CAPTURE_ROUTES: [&str; 2] = [
+/// The routes that also take a token from the capture bucket, as the route table spells them:
+/// the API's and the dashboard's.
+const CAPTURE_ROUTES: [&str; 4] = [
     "/v1/payment-intents/{id}/capture",
     "/v1/orders/{id}/payment-intents/{pid}/capture",
+    "/dashboard/{mode}/payment-intents/{id}/capture",
+    "/dashboard/{mode}/orders/{id}/payment-intents/{pid}/capture",
 ];
+
+/// The dashboard's session cookies (plain and `__Host-`): a signed-in browser's credential.
+const SESSION_COOKIES: [&str; 2] = ["holdfast_session", "__Host-holdfast_session"];
 
 /// The guard rails' state, shared by every request one router serves.
 #[derive(Debug)]
@@ -216,17 +222,32 @@ fn is_capture(request: &Request) -> bool {
 /// A credential's name in the bucket map: the SHA-256 of the whole bearer credential.
 type Credential = [u8; 32];
 
-/// Digests the request's bearer credential, parsed as the `Auth` extractor parses it. The whole
-/// credential is digested rather than its display prefix: prefixes appear in logs and
-/// dashboards, and whoever saw one could otherwise drain that key's bucket.
+/// Digests the request's bearer credential, parsed as the `Auth` extractor parses it, or failing
+/// one the dashboard's session cookie. The whole credential is digested rather than its display
+/// prefix: prefixes appear in logs and dashboards, and whoever saw one could otherwise drain that
+/// key's bucket.
 fn credential(headers: &HeaderMap) -> Option<Credential> {
     let bearer = headers
-        .get(AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")?
-        .trim();
-    (!bearer.is_empty()).then(|| Sha256::digest(bearer.as_bytes()).into())
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    let secret = bearer.or_else(|| session_cookie(headers))?;
+    Some(Sha256::digest(secret.as_bytes()).into())
+}
+
+/// A dashboard session cookie's value: the dashboard's pages are limited per session as the
+/// API is per key.
+fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, value)| SESSION_COOKIES.contains(name) && !value.is_empty())
+        .map(|(_, value)| value)
 }
 
 /// Why the guard rails turned a request away.
@@ -680,6 +701,28 @@ mod tests {
         headers.insert(
             AUTHORIZATION,
             HeaderValue::from_static("Bearer sk_test_abc "),
+        );
+        let digest = credential(&headers).unwrap();
+        assert_eq!(digest, <[u8; 32]>::from(Sha256::digest(b"sk_test_abc")));
+    }
+
+    #[test]
+    fn a_dashboard_session_cookie_is_a_credential_when_there_is_no_bearer() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            axum::http::header::COOKIE,
+            HeaderValue::from_static("theme=dark; xholdfast_session=no; holdfast_session="),
+        );
+        assert_eq!(credential(&headers), None);
+        headers.insert(
+            axum::http::header::COOKIE,
+            HeaderValue::from_static("theme=dark; holdfast_session=tok123"),
+        );
+        let digest = credential(&headers).unwrap();
+        assert_eq!(digest, <[u8; 32]>::from(Sha256::digest(b"tok123")));
+        headers.insert(
+            AUTHORIZATION,
+            HeaderValue::from_static("Bearer sk_test_abc"),
         );
         let digest = credential(&headers).unwrap();
         assert_eq!(digest, <[u8; 32]>::from(Sha256::digest(b"sk_test_abc")));

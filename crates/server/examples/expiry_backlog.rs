@@ -141,6 +141,7 @@ async fn place_hold(
         scope: scope.clone(),
         request_id: None,
         idempotency: None,
+        actor: None,
     };
     let cmd = CreateIntentCommand {
         request: CreateRequest {

@@ -38,6 +38,9 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage the dashboard's users.
+    #[command(subcommand)]
+    Users(UsersCommand),
     /// Print the OpenAPI 3.1 document of the API (the one served at `/openapi.json`).
     Openapi,
 }
@@ -103,6 +106,53 @@ pub struct ServeArgs {
     pub secrets: SecretsArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub dashboard: DashboardArgs,
+}
+
+/// The dashboard (`/dashboard`): its session cookie and sign-in limits.
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// When the session cookie is `Secure` (and named `__Host-holdfast_session`): `auto` when the
+    /// request came over HTTPS as a TLS-terminating proxy says (`X-Forwarded-Proto: https`),
+    /// `always`, or `never`.
+    #[arg(
+        long,
+        env = "HOLDFAST_DASHBOARD_SECURE_COOKIE",
+        value_enum,
+        default_value = "auto"
+    )]
+    pub dashboard_secure_cookie: CookieMode,
+    /// Failed sign-ins one email may make in 15 minutes before it is paused; `0`: no limit.
+    #[arg(long, env = "HOLDFAST_DASHBOARD_LOGIN_ATTEMPTS_PER_ACCOUNT", default_value_t = holdfast_web::LoginLimits::DEFAULT.per_account)]
+    pub dashboard_login_attempts_per_account: u32,
+    /// Failed sign-ins one address may make in 15 minutes before it is paused; `0`: no limit.
+    #[arg(long, env = "HOLDFAST_DASHBOARD_LOGIN_ATTEMPTS_PER_ADDRESS", default_value_t = holdfast_web::LoginLimits::DEFAULT.per_address)]
+    pub dashboard_login_attempts_per_address: u32,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CookieMode {
+    Auto,
+    Always,
+    Never,
+}
+
+impl DashboardArgs {
+    pub fn options(&self) -> holdfast_web::Options {
+        holdfast_web::Options {
+            cookie_security: match self.dashboard_secure_cookie {
+                CookieMode::Auto => holdfast_web::CookieSecurity::Auto,
+                CookieMode::Always => holdfast_web::CookieSecurity::Always,
+                CookieMode::Never => holdfast_web::CookieSecurity::Never,
+            },
+            login_limits: holdfast_web::LoginLimits {
+                per_account: self.dashboard_login_attempts_per_account,
+                per_address: self.dashboard_login_attempts_per_address,
+                ..holdfast_web::LoginLimits::DEFAULT
+            },
+        }
+    }
 }
 
 /// The API's guard rails. Each applies per process: N nodes behind a load balancer allow N times
@@ -282,6 +332,68 @@ pub enum MerchantsCommand {
 pub enum Mode {
     Test,
     Live,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    /// Sees everything but secrets.
+    Viewer,
+    /// Also captures, voids, refunds and schedules.
+    Operator,
+    /// Also manages webhook endpoints, API keys and users.
+    Admin,
+}
+
+impl RoleArg {
+    pub fn role(self) -> holdfast_domain::user::Role {
+        use holdfast_domain::user::Role;
+        match self {
+            RoleArg::Viewer => Role::Viewer,
+            RoleArg::Operator => Role::Operator,
+            RoleArg::Admin => Role::Admin,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a dashboard user; prints one JSON object. Without `--password-stdin`, a one-time
+    /// password is generated and printed in it (`"password"`): hand it over safely.
+    Create {
+        #[arg(long)]
+        merchant: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// Read the password from standard input (one line) instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// List a merchant's dashboard users as a table.
+    List {
+        #[arg(long)]
+        merchant: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Disable a user: their sessions end at once. Prints one JSON object.
+    Disable {
+        email: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Give a user a new password (generated and printed, or read with `--password-stdin`);
+    /// their sessions end at once. Prints one JSON object.
+    ResetPassword {
+        email: String,
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]

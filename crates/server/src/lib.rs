@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod holds;
+pub mod users;
 pub mod webhooks;
 
 use std::future::Future;
@@ -36,8 +37,10 @@ pub struct Options {
     pub settings: Settings,
     /// Run no background workers (deadlines, housekeeping): only the HTTP API.
     pub without_workers: bool,
-    /// The API's rate limits, concurrency cap and request timeout.
+    /// The API's rate limits, concurrency cap and request timeout (the dashboard's too).
     pub limits: holdfast_http::Limits,
+    /// The dashboard's cookie and sign-in settings.
+    pub dashboard: holdfast_web::Options,
 }
 
 /// A server answering on a socket.
@@ -71,11 +74,23 @@ pub async fn start(
     if !options.without_workers {
         spawn_workers(&app);
     }
-    let router = holdfast_http::router(Arc::clone(&app), options.limits);
+    // The dashboard's pages sit beside the API, behind the same request ids and guard rails.
+    let dashboard = holdfast_web::Dashboard::new(Arc::clone(&app), options.dashboard);
+    let router =
+        holdfast_http::router_with_pages(Arc::clone(&app), options.limits, dashboard.router());
+    let closer = dashboard.closer();
+    let shutdown = async move {
+        shutdown.await;
+        // Live-update streams never end by themselves: end them, or shutdown waits on them.
+        closer.close();
+    };
     let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
     });
     Ok(Running {
         addr,
@@ -131,7 +146,7 @@ async fn delivery_worker(app: Arc<Holdfast>) {
 /// How long the delivery worker sleeps when nothing is due.
 const DELIVERY_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
-/// How often expired idempotency records are purged.
+/// How often expired idempotency records and ended dashboard sessions are purged.
 const HOUSEKEEPING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Background housekeeping for as long as the server runs. Safe on several processes at once:
@@ -144,6 +159,11 @@ async fn housekeeping(app: Arc<Holdfast>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "purged expired idempotency keys"),
             Err(e) => tracing::warn!(error = %e, "idempotency key purge failed"),
+        }
+        match app.purge_sessions(100).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "purged ended dashboard sessions"),
+            Err(e) => tracing::warn!(error = %e, "dashboard session purge failed"),
         }
     }
 }

@@ -28,6 +28,7 @@ async fn main() -> anyhow::Result<()> {
                 settings: settings(Some(&args.deadlines), &args.secrets)?,
                 without_workers: args.no_workers,
                 limits: args.limits.limits().map_err(anyhow::Error::msg)?,
+                dashboard: args.dashboard.options(),
             };
             let running = holdfast::start(
                 args.listen,
@@ -135,6 +136,7 @@ async fn main() -> anyhow::Result<()> {
             }
             println!("{}", json!({ "revoked": revoked }));
         }
+        Command::Users(command) => holdfast::users::run(command, clock).await?,
     }
     Ok(())
 }

@@ -76,6 +76,7 @@ impl Holdfast {
             scope: scope.clone(),
             request_id: None,
             idempotency: None,
+            actor: None,
         };
         for _ in 0..STEPS_PER_INTENT_MAX {
             let current = self.load_intent(scope, id).await?;

@@ -372,6 +372,7 @@ impl Holdfast {
         let mut c = Ctx {
             now,
             request_id: ctx.request_id.as_deref(),
+            actor: ctx.actor.as_deref(),
             new_id: &mut new_id,
         };
         f(&mut c)

@@ -43,7 +43,7 @@ fn mode_prefix(livemode: bool) -> &'static str {
 }
 
 /// Mints a key for a merchant and mode: the clear key and the record to store.
-fn mint_key(
+pub(crate) fn mint_key(
     merchant_id: &str,
     livemode: bool,
     now: holdfast_domain::Timestamp,

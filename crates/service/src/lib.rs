@@ -16,6 +16,7 @@ pub mod maintenance;
 mod orders;
 mod refunds;
 mod test_clocks;
+pub mod users;
 pub mod webhooks;
 
 use std::collections::HashSet;
@@ -28,10 +29,12 @@ use holdfast_store::Store;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use deadlines::Outcome;
 pub use error::ServiceError;
+pub use holdfast_store::IntentSearch;
 pub use idempotency::{Decision, IdempotencyKey, Reply};
 pub use intents::{ConfirmCommand, CreateIntentCommand, CreatedIntent, IntentQuery};
 pub use keys::{Caller, NewMerchant};
 pub use orders::PayCommand;
+pub use users::{NewApiKey, NewSession, NewUser, SignedIn};
 
 /// The application: its store, clock and processors. Cheap to share behind an `Arc`.
 #[derive(Debug)]
@@ -129,4 +132,7 @@ pub struct RequestCtx {
     /// The API request that causes the change; `None` for work the service does by itself.
     pub request_id: Option<String>,
     pub idempotency: Option<IdempotencyKey>,
+    /// The dashboard user acting (their email), recorded on the intent's actions; `None` for API
+    /// requests and for Holdfast's own work.
+    pub actor: Option<String>,
 }

@@ -163,6 +163,7 @@ impl Holdfast {
                 scope: refund.scope.clone(),
                 request_id: None,
                 idempotency: None,
+                actor: None,
             };
             if let Err(e) = self.finish_refund(&ctx, refund).await {
                 tracing::warn!(error = %e, "resolving a pending refund failed");

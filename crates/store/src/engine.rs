@@ -11,10 +11,12 @@ use holdfast_domain::intent::{PaymentIntent, Status};
 use holdfast_domain::order::Order;
 use holdfast_domain::refund::Refund;
 use holdfast_domain::test_clock::TestClock;
+use holdfast_domain::user::{Session, User};
 use holdfast_domain::webhook::WebhookEndpoint;
 use holdfast_domain::{Scope, Timestamp};
 use serde::de::DeserializeOwned;
 
+use crate::dashboard::{self, AtRisk, DailyTotals, EndpointDelivery, IntentSearch};
 use crate::model::{paginate, soonest_first};
 use crate::plan::{Plan, Read, ReadKind};
 use crate::rows::{self, Map, doc};
@@ -202,6 +204,16 @@ impl<B: Backend> Store for B {
         scope: &Scope,
         filter: &IntentFilter,
     ) -> StoreResult<Page<PaymentIntent>> {
+        self.search_intents(scope, filter, &IntentSearch::default())
+            .await
+    }
+
+    async fn search_intents(
+        &self,
+        scope: &Scope,
+        filter: &IntentFilter,
+        search: &IntentSearch,
+    ) -> StoreResult<Page<PaymentIntent>> {
         let cursor = match &filter.page.cursor {
             Some(cursor) => {
                 let read = Read::point(B::DIALECT, Stmt::IntentCursor, in_scope(cursor, scope));
@@ -228,6 +240,7 @@ impl<B: Backend> Store for B {
         if let Some(t) = filter.expires_before {
             q.push(" AND expires_at < $", t);
         }
+        narrow_search(&mut q, search);
         match filter.order {
             IntentOrder::CreatedDesc => {
                 if let Some((seq, _)) = cursor {
@@ -571,5 +584,125 @@ impl<B: Backend> Store for B {
         // backend.
         let plan = Plan::of_unit(&unit)?;
         self.write(plan).await.map(drop)
+    }
+    async fn money_at_risk(&self, scope: &Scope, now: Timestamp) -> StoreResult<Vec<AtRisk>> {
+        let params = values![&scope.merchant_id, scope.livemode, now];
+        let read = Read::scan(B::DIALECT, Stmt::DashboardMoneyAtRisk, params);
+        Ok(self
+            .read(read, dashboard::at_risk)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect())
+    }
+
+    async fn daily_totals(
+        &self,
+        scope: &Scope,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<DailyTotals>> {
+        let [t1, t2, t3, t4] = dashboard::DAILY_TYPES;
+        let params = values![&scope.merchant_id, scope.livemode, from, to, t1, t2, t3, t4];
+        let read = Read::scan(B::DIALECT, Stmt::DashboardDailyEvents, params);
+        Ok(dashboard::fold_daily(
+            self.read(read, dashboard::event_group).await?,
+        ))
+    }
+
+    async fn endpoint_deliveries(
+        &self,
+        scope: &Scope,
+        endpoint_id: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<EndpointDelivery>> {
+        let params = values![endpoint_id, &scope.merchant_id, scope.livemode, limit];
+        let read = Read::scan(B::DIALECT, Stmt::DashboardEndpointLog, params);
+        let rows = self.read(read, dashboard::log_row).await?;
+        Ok(dashboard::endpoint_log(rows, endpoint_id))
+    }
+
+    async fn list_api_keys(&self, merchant_id: &str, livemode: bool) -> StoreResult<Vec<ApiKey>> {
+        let read = Read::scan(
+            B::DIALECT,
+            Stmt::ListApiKeys,
+            values![merchant_id, livemode],
+        );
+        self.read(read, rows::api_key).await
+    }
+
+    async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
+        first(
+            self,
+            Read::point(B::DIALECT, Stmt::GetUser, values![id]),
+            doc,
+        )
+        .await
+    }
+
+    async fn get_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let read = Read::point(B::DIALECT, Stmt::GetUserByEmail, values![email]);
+        first(self, read, doc).await
+    }
+
+    async fn list_users(&self, merchant_id: &str) -> StoreResult<Vec<User>> {
+        let read = Read::scan(B::DIALECT, Stmt::ListUsers, values![merchant_id]);
+        self.read(read, doc).await
+    }
+
+    async fn insert_session(&self, session: &Session) -> StoreResult<()> {
+        let plan = Plan::one(Stmt::InsertSession, dashboard::session_params(session));
+        self.write(plan).await.map(drop)
+    }
+
+    async fn get_session(&self, token_hash: &str) -> StoreResult<Option<Session>> {
+        let read = Read::point(B::DIALECT, Stmt::GetSession, values![token_hash]);
+        first(self, read, dashboard::session).await
+    }
+
+    async fn touch_session(&self, token_hash: &str, at: Timestamp) -> StoreResult<()> {
+        let plan = Plan::one(Stmt::TouchSession, values![token_hash, at]);
+        self.write(plan).await.map(drop)
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        let plan = Plan::one(Stmt::DeleteSession, values![token_hash]);
+        self.write(plan).await.map(drop)
+    }
+
+    async fn purge_sessions(
+        &self,
+        seen_before: Timestamp,
+        created_before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        let plan = Plan::one(
+            Stmt::PurgeSessions,
+            values![seen_before, created_before, limit],
+        );
+        self.write(plan).await
+    }
+}
+
+/// Narrows an intent list by the dashboard's search: currency and amount range (read from the
+/// document), an exact reference, a test clock.
+fn narrow_search(q: &mut Query, search: &IntentSearch) {
+    let json = q.dialect().json_doc();
+    if let Some(currency) = search.currency {
+        let clause = format!(" AND {json} -> 'amount' ->> 'currency' = $");
+        q.push(&clause, currency.to_string());
+    }
+    let amount = format!("CAST({json} -> 'amount' ->> 'amount' AS BIGINT)");
+    if let Some(min) = search.amount_min {
+        q.push(&format!(" AND {amount} >= $"), min);
+    }
+    if let Some(max) = search.amount_max {
+        q.push(&format!(" AND {amount} <= $"), max);
+    }
+    if let Some(reference) = &search.reference {
+        q.push(&format!(" AND {json} ->> 'reference' = $"), reference);
+    }
+    if let Some(clock) = &search.test_clock {
+        q.push(" AND test_clock_id = $", clock);
     }
 }

@@ -14,6 +14,7 @@
 //! backend runs (a write plan and a read), and `engine` every [`Store`] method built from them. A
 //! backend (`sqlite/`, `postgres/`) only says how to run a read and how to commit a plan.
 
+mod dashboard;
 mod engine;
 mod migrate;
 mod model;
@@ -32,9 +33,11 @@ use holdfast_domain::intent::PaymentIntent;
 use holdfast_domain::order::Order;
 use holdfast_domain::refund::Refund;
 use holdfast_domain::test_clock::TestClock;
+use holdfast_domain::user::{Session, User};
 use holdfast_domain::webhook::WebhookEndpoint;
 use holdfast_domain::{Scope, Timestamp};
 
+pub use dashboard::{AtRisk, DailyTotals, EndpointDelivery, IntentSearch};
 pub use model::{
     ApiKey, EventFilter, IdempotencyRecord, IntentFilter, IntentOrder, Merchant, OrderFilter, Page,
     PageRequest, RefundFilter, UnitOfWork,
@@ -188,6 +191,52 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Writes the whole unit atomically, or nothing.
     async fn commit(&self, unit: UnitOfWork) -> StoreResult<()>;
+
+    // ---- The operations dashboard (`dashboard.rs`) ----------------------------------------------
+
+    /// Intents as [`Store::list_intents`] lists them, narrowed further by `search`.
+    async fn search_intents(
+        &self,
+        scope: &Scope,
+        filter: &IntentFilter,
+        search: &IntentSearch,
+    ) -> StoreResult<Page<PaymentIntent>>;
+    /// Open holds whose deadline is within 72 hours of `now` (a test clock's intents: of the
+    /// clock's time), per currency.
+    async fn money_at_risk(&self, scope: &Scope, now: Timestamp) -> StoreResult<Vec<AtRisk>>;
+    /// Per UTC day and currency, the money moved by the events recorded from `from` to `to`.
+    async fn daily_totals(
+        &self,
+        scope: &Scope,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<DailyTotals>>;
+    /// An endpoint's latest deliveries (newest first), each with its attempts.
+    async fn endpoint_deliveries(
+        &self,
+        scope: &Scope,
+        endpoint_id: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<EndpointDelivery>>;
+    /// A merchant's API keys in one mode, revoked ones included, newest first.
+    async fn list_api_keys(&self, merchant_id: &str, livemode: bool) -> StoreResult<Vec<ApiKey>>;
+    async fn get_user(&self, id: &str) -> StoreResult<Option<User>>;
+    /// The user with this (normalised) email, of whichever merchant.
+    async fn get_user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    async fn list_users(&self, merchant_id: &str) -> StoreResult<Vec<User>>;
+    async fn insert_session(&self, session: &Session) -> StoreResult<()>;
+    async fn get_session(&self, token_hash: &str) -> StoreResult<Option<Session>>;
+    /// Records a session's use at `at` (never moving it back).
+    async fn touch_session(&self, token_hash: &str, at: Timestamp) -> StoreResult<()>;
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    /// Deletes up to `limit` sessions last used before `seen_before` or begun before
+    /// `created_before`; returns how many.
+    async fn purge_sessions(
+        &self,
+        seen_before: Timestamp,
+        created_before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<u64>;
 }
 
 /// Opens the store a URL names: `sqlite://path` (created if missing) or `postgres://…`.

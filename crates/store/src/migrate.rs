@@ -40,6 +40,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "webhooks",
         sql: include_str!("../migrations/sqlite/0006_webhooks.sql"),
     },
+    Migration {
+        version: 7,
+        name: "dashboard",
+        sql: include_str!("../migrations/sqlite/0007_dashboard.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -72,5 +77,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 6,
         name: "webhooks",
         sql: include_str!("../migrations/postgres/0006_webhooks.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "dashboard",
+        sql: include_str!("../migrations/postgres/0007_dashboard.sql"),
     },
 ];

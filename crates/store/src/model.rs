@@ -61,6 +61,11 @@ pub struct UnitOfWork {
     pub test_clocks: Vec<TestClock>,
     /// Inserted or replaced whole, with the event types they want.
     pub webhook_endpoints: Vec<WebhookEndpoint>,
+    /// Dashboard users, inserted or replaced whole (by id); an email another user has makes the
+    /// unit a conflict.
+    pub users: Vec<holdfast_domain::user::User>,
+    /// API keys, inserted, or (for a key already stored) its revocation recorded.
+    pub api_keys: Vec<ApiKey>,
     /// Inserted; a record already stored under the same key makes the whole unit a conflict.
     pub idempotency: Option<IdempotencyRecord>,
 }
@@ -75,6 +80,8 @@ impl UnitOfWork {
             && self.events.is_empty()
             && self.test_clocks.is_empty()
             && self.webhook_endpoints.is_empty()
+            && self.users.is_empty()
+            && self.api_keys.is_empty()
             && self.idempotency.is_none()
     }
 }

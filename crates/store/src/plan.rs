@@ -97,6 +97,10 @@ impl Plan {
                 plan.push(Stmt::InsertEndpointEvent, values![&endpoint.id, kind]);
             }
         }
+        plan.push_versioned(&unit.users)?;
+        for key in &unit.api_keys {
+            plan.push(Stmt::UpsertApiKey, rows::api_key_params(key));
+        }
         if let Some(record) = &unit.idempotency {
             plan.push(Stmt::InsertIdempotency, idempotency_params(record));
         }

@@ -469,3 +469,31 @@ pub(crate) fn delivery_and_attempt(
     };
     Ok((delivery, attempt))
 }
+
+// ---------------------------------------------------------------------------------------------
+// dashboard_users (the dashboard's other rows map in `dashboard.rs`)
+// ---------------------------------------------------------------------------------------------
+
+impl Stored for holdfast_domain::user::User {
+    const INSERT: Stmt = Stmt::InsertUser;
+    fn insert_params(&self, doc: String) -> Vec<Value> {
+        values![
+            &self.id,
+            &self.merchant_id,
+            &self.email,
+            version(self.version),
+            self.created_at,
+            doc
+        ]
+    }
+}
+
+impl Versioned for holdfast_domain::user::User {
+    const UPDATE: Stmt = Stmt::UpdateUser;
+    fn key(&self) -> (&str, u64) {
+        (&self.id, self.version)
+    }
+    fn changes(&self, doc: String) -> Vec<Value> {
+        values![&self.email, version(self.version), doc]
+    }
+}

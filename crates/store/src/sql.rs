@@ -44,7 +44,18 @@ impl Dialect {
                 "jsonb_set(doc::jsonb, '{disabled}', 'true')::text"
             }
             ("doc_disabled", Dialect::Sqlite) => "json_set(doc, '$.disabled', json('true'))",
+            // A row's document as JSON that `->` and `->>` read (SQLite reads its text as is).
+            ("json_doc", _) => self.json_doc(),
             _ => panic!("unknown SQL fragment {{{name}}}"),
+        }
+    }
+
+    /// A row's `doc` column as JSON that `->` and `->>` read: the dashboard's searches and
+    /// aggregates look inside documents.
+    pub(crate) const fn json_doc(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "doc::jsonb",
+            Dialect::Sqlite => "doc",
         }
     }
 
@@ -339,6 +350,79 @@ statements! {
         FROM idempotency_keys WHERE merchant_id = $1 AND livemode = $2 AND key = $3";
     PurgeIdempotency = "DELETE FROM idempotency_keys WHERE {row_id} IN
         (SELECT {row_id} FROM idempotency_keys WHERE created_at < $1 LIMIT $2)";
+
+    // ---- The operations dashboard (`dashboard.rs`) ---------------------------------------------
+
+    /// Inserted, or (for a key already stored) its revocation recorded.
+    UpsertApiKey = "INSERT INTO api_keys
+        (hash, prefix, merchant_id, livemode, created_at, revoked_at)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        ON CONFLICT (hash) DO UPDATE SET revoked_at = excluded.revoked_at";
+    ListApiKeys = "SELECT hash, prefix, merchant_id, livemode, created_at, revoked_at
+        FROM api_keys WHERE merchant_id = $1 AND livemode = $2 ORDER BY created_at DESC, prefix";
+    InsertUser = "INSERT INTO dashboard_users (id, merchant_id, email, version, created_at, doc)
+        VALUES ($1, $2, $3, $4, $5, $6)";
+    /// Versioned: `$4` id, `$5` the version stored.
+    UpdateUser = "UPDATE dashboard_users SET email = $1, version = $2, doc = $3
+        WHERE id = $4 AND version = $5";
+    GetUser = "SELECT doc FROM dashboard_users WHERE id = $1";
+    GetUserByEmail = "SELECT doc FROM dashboard_users WHERE email = $1";
+    ListUsers = "SELECT doc FROM dashboard_users WHERE merchant_id = $1 ORDER BY created_at, id";
+    InsertSession = "INSERT INTO dashboard_sessions
+        (token_hash, user_id, user_epoch, csrf_token, created_at, last_seen_at)
+        VALUES ($1, $2, $3, $4, $5, $6)";
+    GetSession = "SELECT token_hash, user_id, user_epoch, csrf_token, created_at, last_seen_at
+        FROM dashboard_sessions WHERE token_hash = $1";
+    /// Never moves a session's last use back.
+    TouchSession = "UPDATE dashboard_sessions SET last_seen_at = $2
+        WHERE token_hash = $1 AND last_seen_at < $2";
+    DeleteSession = "DELETE FROM dashboard_sessions WHERE token_hash = $1";
+    PurgeSessions = "DELETE FROM dashboard_sessions WHERE token_hash IN
+        (SELECT token_hash FROM dashboard_sessions WHERE last_seen_at < $1 OR created_at < $2
+         LIMIT $3)";
+    /// Open holds whose deadline is within 72 hours of their own time (`$3`, or their test
+    /// clock's), per currency: the count and sum within 24 hours, then within 72.
+    DashboardMoneyAtRisk = "SELECT currency,
+          CAST(SUM(CASE WHEN expires_at < row_now + 86400 THEN 1 ELSE 0 END) AS BIGINT),
+          CAST(SUM(CASE WHEN expires_at < row_now + 86400 THEN capturable ELSE 0 END) AS BIGINT),
+          COUNT(*),
+          CAST(SUM(capturable) AS BIGINT)
+        FROM (SELECT {json_doc} -> 'amount' ->> 'currency' AS currency,
+                CAST({json_doc} ->> 'capturable' AS BIGINT) AS capturable, expires_at,
+                CASE WHEN test_clock_id IS NULL THEN $3
+                     ELSE COALESCE((SELECT c.frozen_time FROM test_clocks c
+                                    WHERE c.id = payment_intents.test_clock_id), $3) END AS row_now
+              FROM payment_intents
+              WHERE merchant_id = $1 AND livemode = $2 AND status = 'requires_capture'
+                AND expires_at IS NOT NULL) h
+        WHERE expires_at >= row_now AND expires_at < row_now + 259200
+        GROUP BY currency ORDER BY currency";
+    /// The money events of a scope from `$3` to `$4`, grouped by UTC day and what they report.
+    DashboardDailyEvents = "SELECT day, type, currency, method, reason, held, COUNT(*),
+          CAST(COALESCE(SUM(authorized), 0) AS BIGINT), CAST(COALESCE(SUM(captured), 0) AS BIGINT),
+          CAST(COALESCE(SUM(released), 0) AS BIGINT),
+          CAST(COALESCE(SUM(refund_amount), 0) AS BIGINT)
+        FROM (SELECT created_at / 86400 AS day, type,
+                d -> 'object' -> 'value' -> 'amount' ->> 'currency' AS currency,
+                d -> 'object' -> 'value' ->> 'capture_method' AS method,
+                d -> 'object' -> 'value' ->> 'cancellation_reason' AS reason,
+                COALESCE(CAST(d -> 'object' -> 'value' ->> 'released' AS BIGINT), 0) > 0 AS held,
+                CAST(d -> 'object' -> 'value' ->> 'authorized' AS BIGINT) AS authorized,
+                CAST(d -> 'object' -> 'value' ->> 'captured' AS BIGINT) AS captured,
+                CAST(d -> 'object' -> 'value' ->> 'released' AS BIGINT) AS released,
+                CAST(d -> 'object' -> 'value' -> 'amount' ->> 'amount' AS BIGINT) AS refund_amount
+              FROM (SELECT created_at, type, {json_doc} AS d FROM events
+                    WHERE merchant_id = $1 AND livemode = $2 AND created_at >= $3
+                      AND created_at <= $4 AND type IN ($5, $6, $7, $8)) x) e
+        GROUP BY day, type, currency, method, reason, held";
+    /// An endpoint's latest deliveries (`$4` of them), newest first, each with its attempts.
+    DashboardEndpointLog = "SELECT d.seq, d.event_id, d.status, d.attempts, d.next_attempt_at,
+          a.attempt, a.attempted_at, a.status_code, a.latency_ms, a.error, a.next_attempt_at
+        FROM (SELECT seq, event_id, status, attempts, next_attempt_at FROM webhook_deliveries
+              WHERE endpoint_id = $1 AND merchant_id = $2 AND livemode = $3
+              ORDER BY seq DESC LIMIT $4) d
+        LEFT JOIN webhook_attempts a ON a.delivery_seq = d.seq
+        ORDER BY d.seq DESC, a.seq ASC";
 }
 
 /// A statement parameter: plain data, owned, so a write can be built on the request's thread and
@@ -455,6 +539,10 @@ impl Query {
     /// Appends SQL that takes no parameter.
     pub(crate) fn text(&mut self, sql: &str) {
         self.sql.push_str(sql);
+    }
+
+    pub(crate) const fn dialect(&self) -> Dialect {
+        self.dialect
     }
 }
 

@@ -216,6 +216,9 @@ macro_rules! contract_tests {
     };
 }
 
+#[path = "contract/dashboard.rs"]
+mod dashboard;
+
 contract_tests! {
     store: [
         answers_ping,
@@ -284,6 +287,7 @@ fn with_ctx<R>(now: Timestamp, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
     let mut ctx = Ctx {
         now,
         request_id: Some("req_test"),
+        actor: None,
         new_id: &mut new_id,
     };
     f(&mut ctx)

@@ -56,6 +56,7 @@ pub(crate) fn with_ctx<R>(now: Timestamp, f: impl FnOnce(&mut Ctx<'_>) -> R) -> 
     let mut ctx = Ctx {
         now,
         request_id: Some("req_test"),
+        actor: None,
         new_id: &mut new_id,
     };
     f(&mut ctx)

@@ -295,3 +295,147 @@ fn bench_reports_its_json_fields() {
     assert_eq!(routes["create"]["count"], 8);
     assert_eq!(routes["order_pay"]["count"], 2);
 }
+
+/// Runs holdfast with `input` on standard input.
+fn holdfast_with_input(args: &[&str], db: &Database, input: &str) -> std::process::Output {
+    use std::io::Write as _;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .arg("--database-url")
+        .arg(&db.url)
+        .env("HOLDFAST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run holdfast");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("holdfast ends")
+}
+
+async fn dashboard_users(backend: Backend) {
+    let Some(db) = Database::for_backend(backend).await else {
+        return;
+    };
+    let merchant = single_json(&holdfast(
+        &["merchants", "create", "--name", "Rentals"],
+        &db,
+    ));
+    let merchant = merchant["merchant_id"].as_str().unwrap();
+    // A chosen password comes on standard input and is not printed back.
+    let chosen = single_json(&holdfast_with_input(
+        &[
+            "users",
+            "create",
+            "--merchant",
+            merchant,
+            "--email",
+            "Admin@Example.com",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        &db,
+        "a long passphrase here\n",
+    ));
+    assert_eq!(chosen["email"], "admin@example.com");
+    assert_eq!(chosen["role"], "admin");
+    assert_eq!(chosen["merchant_id"], merchant);
+    assert!(chosen.get("password").is_none(), "{chosen}");
+    assert!(chosen["user_id"].as_str().unwrap().starts_with("usr_"));
+    // Without it, a one-time password is generated and printed once.
+    let generated = single_json(&holdfast(
+        &[
+            "users",
+            "create",
+            "--merchant",
+            merchant,
+            "--email",
+            "ops@example.com",
+            "--role",
+            "operator",
+        ],
+        &db,
+    ));
+    let password = generated["password"].as_str().unwrap();
+    assert_eq!(password.len(), 20);
+    // Refusals: a taken email, a short password, an unknown merchant.
+    for (args, input) in [
+        (
+            vec![
+                "users",
+                "create",
+                "--merchant",
+                merchant,
+                "--email",
+                "ops@example.com",
+                "--role",
+                "viewer",
+            ],
+            "",
+        ),
+        (
+            vec![
+                "users",
+                "create",
+                "--merchant",
+                merchant,
+                "--email",
+                "v@example.com",
+                "--role",
+                "viewer",
+                "--password-stdin",
+            ],
+            "short\n",
+        ),
+        (
+            vec![
+                "users",
+                "create",
+                "--merchant",
+                "mch_nope",
+                "--email",
+                "x@example.com",
+                "--role",
+                "viewer",
+            ],
+            "",
+        ),
+    ] {
+        let output = holdfast_with_input(&args, &db, input);
+        assert!(!output.status.success(), "{args:?}");
+        assert!(output.stdout.is_empty());
+    }
+    let listed = holdfast(&["users", "list", "--merchant", merchant], &db);
+    assert!(listed.status.success());
+    let table = String::from_utf8(listed.stdout).unwrap();
+    assert!(table.contains("admin@example.com") && table.contains("ops@example.com"));
+    assert!(table.trim_end().ends_with("2 user(s)"), "{table}");
+    assert!(!table.contains(password), "passwords are never listed");
+    let disabled = single_json(&holdfast(&["users", "disable", "ops@example.com"], &db));
+    assert_eq!(disabled["disabled"], true);
+    let reset = single_json(&holdfast(
+        &["users", "reset-password", "OPS@example.com"],
+        &db,
+    ));
+    let new_password = reset["password"].as_str().unwrap();
+    assert_eq!(new_password.len(), 20);
+    assert_ne!(new_password, password);
+    let missing = holdfast(&["users", "disable", "nobody@example.com"], &db);
+    assert!(!missing.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_users_sqlite() {
+    dashboard_users(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_users_postgres() {
+    dashboard_users(Backend::Postgres).await;
+}

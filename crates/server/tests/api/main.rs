@@ -9,6 +9,7 @@ mod helpers;
 mod cli;
 mod concurrency;
 mod crash;
+mod dashboard;
 mod deadlines;
 mod foundation;
 mod guard_rails;

@@ -424,6 +424,7 @@ async fn three_deadline_workers_expire_a_thousand_holds_once() {
                 scope,
                 request_id: None,
                 idempotency: None,
+                actor: None,
             };
             let created = app
                 .create_intent(
