@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The dashboard's browser tests: headless Chromium (Debian's `chromium` package; a test tool's own
+# The browser tests of the dashboard and of the hosted pay pages (crates/web/e2e/*.test.js): headless Chromium (Debian's `chromium` package; a test tool's own
 # browser download cannot work here) driven by playwright-core, against a real `holdfast serve` on
 # SQLite and on PostgreSQL. Installs what it needs; under CI=true, anything missing is a failure,
 # never a skip. Screenshots of failures land in crates/web/e2e/artifacts/, and a screenshot of

@@ -54,9 +54,13 @@ error_codes! {
     CustomerNotFound => "CUSTOMER_NOT_FOUND",
     PaymentMethodNotFound => "PAYMENT_METHOD_NOT_FOUND",
     EventNotFound => "EVENT_NOT_FOUND",
+    CheckoutSessionNotFound => "CHECKOUT_SESSION_NOT_FOUND",
     // Payment intents: creation.
     InvalidCaptureMethod => "INVALID_CAPTURE_METHOD",
     ManualCaptureNotAllowedWithAutoConfirm => "MANUAL_CAPTURE_NOT_ALLOWED_WITH_AUTO_CONFIRM",
+    // Hosted surfaces: they always capture automatically.
+    ManualCaptureNotAllowedWithCheckout => "MANUAL_CAPTURE_NOT_ALLOWED_WITH_CHECKOUT",
+    CheckoutSessionNotOpen => "CHECKOUT_SESSION_NOT_OPEN",
     // Payment intents: confirmation and the card.
     InvalidStatusForConfirm => "INVALID_STATUS_FOR_CONFIRM",
     InvalidStatusForAuthentication => "INVALID_STATUS_FOR_AUTHENTICATION",

@@ -22,6 +22,7 @@ impl Event {
             EventObject::PaymentIntent(intent) => Some(&intent.id),
             EventObject::Order { detail, .. } => Some(&detail.payment_intent_id),
             EventObject::Refund(refund) => Some(&refund.payment_intent_id),
+            EventObject::CheckoutSession(session) => session.payment_intent_id.as_deref(),
         }
     }
 }
@@ -36,4 +37,5 @@ pub enum EventObject {
         detail: crate::order::OrderEventDetail,
     },
     Refund(Box<crate::refund::Refund>),
+    CheckoutSession(Box<crate::checkout::CheckoutSession>),
 }

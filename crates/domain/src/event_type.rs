@@ -41,6 +41,8 @@ event_types! {
     RefundCreated => "refund.created",
     RefundSucceeded => "refund.succeeded",
     RefundFailed => "refund.failed",
+    CheckoutSessionCompleted => "checkout_session.completed",
+    CheckoutSessionExpired => "checkout_session.expired",
 }
 
 impl serde::Serialize for EventType {

@@ -435,7 +435,7 @@ pub struct NewIntent {
 }
 
 /// How creation checks `amount_money`: a real currency code first, then an amount above zero.
-const CREATE_AMOUNT: AmountRules = AmountRules {
+pub(crate) const CREATE_AMOUNT: AmountRules = AmountRules {
     unknown_currency: Some(ErrorCode::InvalidParameter),
     other_currency: (ErrorCode::InvalidParameter, "amount_money takes a currency"),
     zero_allowed: false,

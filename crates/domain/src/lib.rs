@@ -6,6 +6,7 @@
 //! the persisted document format) and nothing else.
 
 pub mod card;
+pub mod checkout;
 pub mod customer;
 pub mod error;
 pub mod event;

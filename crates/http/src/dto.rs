@@ -7,6 +7,7 @@
 //! The handlers take query parameters one by one (`extract::Query`), so an unknown one can be
 //! named in the error; the `…Query` types only describe them for the OpenAPI document.
 
+mod checkout;
 mod common;
 mod customers;
 mod intents;
@@ -15,6 +16,7 @@ mod refunds;
 mod test_clocks;
 mod webhooks;
 
+pub use checkout::*;
 pub use common::*;
 pub use customers::*;
 pub use intents::*;

@@ -27,7 +27,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | TestClockNotFound
         | OrderNotFound
         | RefundNotFound
-        | WebhookEndpointNotFound => StatusCode::NOT_FOUND,
+        | WebhookEndpointNotFound
+        | CheckoutSessionNotFound => StatusCode::NOT_FOUND,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         IdempotencyKeyInUse
         | PaymentAttemptInProgress
@@ -35,7 +36,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | CaptureAmountMismatch
         | OrderLinkedPaymentIntent
         | OrderNotEditable
-        | OrderNotPayable => StatusCode::CONFLICT,
+        | OrderNotPayable
+        | CheckoutSessionNotOpen => StatusCode::CONFLICT,
         RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
@@ -50,6 +52,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | InvalidIdempotencyKey
         | InvalidCaptureMethod
         | ManualCaptureNotAllowedWithAutoConfirm
+        | ManualCaptureNotAllowedWithCheckout
         | InvalidStatusForConfirm
         | InvalidStatusForAuthentication
         | InvalidPaymentSourceToken

@@ -113,6 +113,7 @@ errors!(ServeOpenApiErrors: [InternalError]);
         (name = "Orders", description = "Line items and a total, paid by one or several intents."),
         (name = "Refunds", description = "Giving captured money back, in one or several parts."),
         (name = "Customers", description = "Customers and their saved cards."),
+        (name = "Checkout sessions", description = "Hosted pages that take one payment, always captured automatically."),
         (name = "Events", description = "The durable record of every change, and its webhook deliveries."),
         (name = "Webhook endpoints", description = "Where events are delivered, and their signing secrets."),
         (name = "Test clocks", description = "Test mode only: frozen time that intents live on, advanced on demand."),

@@ -1,6 +1,7 @@
 //! The route table: one module per resource, merged here. Each route is registered from its
 //! handler's `#[utoipa::path]`, so the table and the OpenAPI document are one and the same.
 
+mod checkout_sessions;
 mod customers;
 mod events;
 mod health;
@@ -26,6 +27,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .merge(orders::router())
         .merge(refunds::router())
         .merge(webhook_endpoints::router())
+        .merge(checkout_sessions::router())
 }
 
 /// `/healthz` and `/readyz`, kept apart from [`api`] so no limit refuses them.

@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use holdfast_domain::intent::Card;
 use holdfast_domain::{Money, Timestamp};
 
-pub use sandbox::{HOLD_SECONDS, Sandbox};
+pub use sandbox::{HOLD_SECONDS, Sandbox, test_card_token};
 pub use secret::Secret;
 
 /// Whether a payment settles in the authorizing call or waits for an explicit capture.

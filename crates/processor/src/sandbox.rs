@@ -83,6 +83,12 @@ const CARDS: &[TestCard] = &[
         behaviour: Behaviour::ThreeDSecure,
     },
     TestCard {
+        token: "pm_card_authenticationRequired",
+        brand: "visa",
+        last_four: "3184",
+        behaviour: Behaviour::ThreeDSecure,
+    },
+    TestCard {
         token: "pm_card_captureTimeoutOnce",
         brand: "visa",
         last_four: "0077",
@@ -193,6 +199,28 @@ impl Sandbox {
         record.answers.insert(key.to_owned(), answer.clone());
         Ok(answer)
     }
+}
+
+/// The card numbers a hosted page takes in test mode, each with the test token it stands for.
+/// They are the well-known test numbers; a real card number is never one of them.
+const TEST_CARD_NUMBERS: &[(&str, &str)] = &[
+    ("4242424242424242", "pm_card_visa"),
+    ("5555555555554444", "pm_card_mastercard"),
+    ("4000000000000002", "pm_card_chargeDeclined"),
+    (
+        "4000000000009995",
+        "pm_card_chargeDeclinedInsufficientFunds",
+    ),
+    ("4000002760003184", "pm_card_authenticationRequired"),
+    ("4000002500003155", "pm_card_threeDSecure2Required"),
+];
+
+/// The sandbox token a test card number stands for (digits only), if it is one.
+pub fn test_card_token(number: &str) -> Option<&'static str> {
+    TEST_CARD_NUMBERS
+        .iter()
+        .find(|(n, _)| *n == number)
+        .map(|(_, token)| *token)
 }
 
 fn card(token: &str) -> Result<&'static TestCard, ProcessorError> {
@@ -662,6 +690,17 @@ mod tests {
             payment_intent_id: key.split(':').next().unwrap_or(key).into(),
             now: Timestamp(1_000),
         }
+    }
+
+    #[test]
+    fn every_test_card_number_stands_for_a_card_with_its_last_four() {
+        for (number, token) in TEST_CARD_NUMBERS {
+            let card = card(token).unwrap();
+            assert!(number.ends_with(card.last_four), "{number} {token}");
+            assert_eq!(test_card_token(number), Some(*token));
+        }
+        assert_eq!(test_card_token("4242 4242 4242 4242"), None);
+        assert_eq!(test_card_token("4111111111111111"), None);
     }
 
     #[tokio::test]

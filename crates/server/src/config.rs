@@ -108,6 +108,8 @@ pub struct ServeArgs {
     pub limits: LimitArgs,
     #[command(flatten)]
     pub dashboard: DashboardArgs,
+    #[command(flatten)]
+    pub hosted: HostedArgs,
 }
 
 /// The dashboard (`/dashboard`): its session cookie and sign-in limits.
@@ -139,7 +141,7 @@ pub enum CookieMode {
 }
 
 impl DashboardArgs {
-    pub fn options(&self) -> holdfast_web::Options {
+    pub fn options(&self, hosted: &HostedArgs) -> holdfast_web::Options {
         holdfast_web::Options {
             cookie_security: match self.dashboard_secure_cookie {
                 CookieMode::Auto => holdfast_web::CookieSecurity::Auto,
@@ -150,6 +152,9 @@ impl DashboardArgs {
                 per_account: self.dashboard_login_attempts_per_account,
                 per_address: self.dashboard_login_attempts_per_address,
                 ..holdfast_web::LoginLimits::DEFAULT
+            },
+            hosted_limits: holdfast_web::HostedLimits {
+                per_address_per_minute: hosted.hosted_requests_per_minute,
             },
         }
     }
@@ -217,6 +222,19 @@ pub struct WorkerArgs {
     pub database: DatabaseArgs,
     #[command(flatten)]
     pub secrets: SecretsArgs,
+}
+
+/// The hosted payment pages (`/pay/…`): where buyers reach them, and how often one address may
+/// load or submit them.
+#[derive(Debug, Args)]
+pub struct HostedArgs {
+    /// The base URL buyers reach this server at (`https://pay.example.com`), for the `url` of
+    /// checkout sessions; default: `http://` and the address `holdfast serve` listens on.
+    #[arg(long, env = "HOLDFAST_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Requests to the hosted pages one address may make per minute; `0`: no limit.
+    #[arg(long, env = "HOLDFAST_HOSTED_REQUESTS_PER_MINUTE", default_value_t = holdfast_web::HostedLimits::DEFAULT.per_address_per_minute)]
+    pub hosted_requests_per_minute: u32,
 }
 
 #[derive(Debug, Args)]

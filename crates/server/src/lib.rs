@@ -62,22 +62,27 @@ pub async fn start(
     options: Options,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Running> {
-    let app = build(database_url, clock, options.settings).await?;
-    let bootstrapped = app
-        .bootstrap()
-        .await
-        .context("creating the default merchant")?;
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
+    let mut settings = options.settings;
+    if settings.public_url.is_none() {
+        settings.public_url = Some(format!("http://{addr}"));
+    }
+    let app = build(database_url, clock, settings).await?;
+    let bootstrapped = app
+        .bootstrap()
+        .await
+        .context("creating the default merchant")?;
     if !options.without_workers {
         spawn_workers(&app);
     }
-    // The dashboard's pages sit beside the API, behind the same request ids and guard rails.
+    // The dashboard's pages and the hosted payment pages sit beside the API, behind the same
+    // request ids and guard rails.
     let dashboard = holdfast_web::Dashboard::new(Arc::clone(&app), options.dashboard);
-    let router =
-        holdfast_http::router_with_pages(Arc::clone(&app), options.limits, dashboard.router());
+    let pages = dashboard.router().merge(dashboard.hosted_router());
+    let router = holdfast_http::router_with_pages(Arc::clone(&app), options.limits, pages);
     let closer = dashboard.closer();
     let shutdown = async move {
         shutdown.await;
@@ -122,6 +127,12 @@ async fn deadline_worker(app: Arc<Holdfast>) {
             Ok(Outcome::Worked(n)) => tracing::debug!(intents = n, "deadline work done"),
             Ok(Outcome::Idle) => {}
             Err(e) => tracing::warn!(error = %e, "deadline worker pass failed"),
+        }
+        if let Err(e) = app
+            .expire_due_checkout_sessions_once(DEADLINE_BATCH_MAX)
+            .await
+        {
+            tracing::warn!(error = %e, "expiring checkout sessions failed");
         }
         if let Err(e) = app.resolve_stale_refunds_once(DEADLINE_BATCH_MAX).await {
             tracing::warn!(error = %e, "resolving stale refunds failed");

@@ -3,7 +3,8 @@
 use anyhow::{Context, bail};
 use clap::Parser;
 use holdfast::config::{
-    Cli, Command, DeadlineArgs, KeysCommand, MerchantsCommand, Mode, SecretsArgs, WebhooksCommand,
+    Cli, Command, DeadlineArgs, HostedArgs, KeysCommand, MerchantsCommand, Mode, SecretsArgs,
+    WebhooksCommand,
 };
 use holdfast_service::Settings;
 use serde_json::json;
@@ -25,10 +26,10 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let options = holdfast::Options {
-                settings: settings(Some(&args.deadlines), &args.secrets)?,
+                settings: settings(Some(&args.deadlines), &args.secrets, Some(&args.hosted))?,
                 without_workers: args.no_workers,
                 limits: args.limits.limits().map_err(anyhow::Error::msg)?,
-                dashboard: args.dashboard.options(),
+                dashboard: args.dashboard.options(&args.hosted),
             };
             let running = holdfast::start(
                 args.listen,
@@ -58,7 +59,7 @@ async fn main() -> anyhow::Result<()> {
             let app = holdfast::build(
                 &args.database.database_url,
                 clock,
-                settings(None, &args.secrets)?,
+                settings(None, &args.secrets, None)?,
             )
             .await?;
             holdfast::spawn_workers(&app);
@@ -156,7 +157,11 @@ fn log_filter() -> tracing_subscriber::EnvFilter {
         .unwrap_or_else(|_| EnvFilter::new(format!("{QUIET_DEPENDENCIES},info")))
 }
 
-fn settings(deadlines: Option<&DeadlineArgs>, secrets: &SecretsArgs) -> anyhow::Result<Settings> {
+fn settings(
+    deadlines: Option<&DeadlineArgs>,
+    secrets: &SecretsArgs,
+    hosted: Option<&HostedArgs>,
+) -> anyhow::Result<Settings> {
     let defaults = Settings::default();
     Ok(Settings {
         expiry_warning_lead_seconds: deadlines.map_or(defaults.expiry_warning_lead_seconds, |d| {
@@ -164,5 +169,6 @@ fn settings(deadlines: Option<&DeadlineArgs>, secrets: &SecretsArgs) -> anyhow::
         }),
         secrets_key: secrets.key()?,
         webhook_retry_schedule: secrets.schedule()?,
+        public_url: hosted.and_then(|h| h.public_url.clone()),
     })
 }

@@ -512,7 +512,7 @@ pub(crate) fn processor_key(intent: &PaymentIntent, call: Call<'_>) -> String {
     }
 }
 
-fn capture_mode(intent: &PaymentIntent) -> CaptureMode {
+pub(crate) fn capture_mode(intent: &PaymentIntent) -> CaptureMode {
     match intent.capture_method {
         CaptureMethod::Automatic => CaptureMode::Automatic,
         CaptureMethod::Manual => CaptureMode::Manual,

@@ -4,6 +4,7 @@
 //! Nothing here knows HTTP or JSON. Answers are rendered by the caller through a `render` function,
 //! because an idempotent request's answer must be stored in the same transaction as its effect.
 
+mod checkout;
 pub mod clock;
 mod customers;
 pub mod deadlines;
@@ -26,6 +27,7 @@ use holdfast_domain::{ErrorCode, Rejection, Scope, Timestamp};
 use holdfast_processor::Processor;
 use holdfast_store::Store;
 
+pub use checkout::{HostedSession, PayResult};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use deadlines::Outcome;
 pub use error::ServiceError;
@@ -63,6 +65,9 @@ pub struct Settings {
     pub secrets_key: webhooks::SecretsKey,
     /// Seconds from each failed webhook attempt to the next; after the last, the delivery fails.
     pub webhook_retry_schedule: Vec<i64>,
+    /// Where buyers reach this server (`https://pay.example.com`): the base of the hosted pages'
+    /// URLs (`url` of a checkout session). `None`: `holdfast serve` uses the address it listens on.
+    pub public_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -72,6 +77,7 @@ impl Default for Settings {
             expiry_warning_lead_seconds: 24 * 3600,
             secrets_key: webhooks::SecretsKey::random(),
             webhook_retry_schedule: holdfast_domain::webhook::RETRY_SCHEDULE_SECONDS.to_vec(),
+            public_url: None,
         }
     }
 }
@@ -97,6 +103,12 @@ impl Holdfast {
     pub fn with_settings(mut self, settings: Settings) -> Holdfast {
         self.settings = settings;
         self
+    }
+
+    /// The hosted page of a checkout session (or another hosted object): `{public_url}/pay/{id}`.
+    pub fn hosted_url(&self, id: &str) -> String {
+        let base = self.settings.public_url.as_deref().unwrap_or("");
+        format!("{}/pay/{id}", base.trim_end_matches('/'))
     }
 
     pub fn now(&self) -> Timestamp {

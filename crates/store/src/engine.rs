@@ -5,6 +5,7 @@
 use std::future::Future;
 
 use async_trait::async_trait;
+use holdfast_domain::checkout::CheckoutSession;
 use holdfast_domain::customer::{Customer, SavedPaymentMethod};
 use holdfast_domain::event::Event;
 use holdfast_domain::intent::{PaymentIntent, Status};
@@ -329,6 +330,47 @@ impl<B: Backend> Store for B {
     ) -> StoreResult<Vec<Refund>> {
         let params = values![before, limit];
         let read = Read::scan(B::DIALECT, Stmt::StalePendingRefunds, params);
+        self.read(read, doc).await
+    }
+
+    async fn get_checkout_session(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> StoreResult<Option<CheckoutSession>> {
+        get_doc(self, Table::CheckoutSessions, scope, id).await
+    }
+
+    async fn get_checkout_session_unscoped(
+        &self,
+        id: &str,
+    ) -> StoreResult<Option<CheckoutSession>> {
+        let read = Read::point(B::DIALECT, Stmt::GetCheckoutSessionUnscoped, values![id]);
+        first(self, read, doc).await
+    }
+
+    async fn list_checkout_sessions(
+        &self,
+        scope: &Scope,
+        page_request: &PageRequest,
+    ) -> StoreResult<Page<CheckoutSession>> {
+        page(
+            self,
+            Table::CheckoutSessions,
+            scope,
+            page_request,
+            |_: &mut Query| {},
+            |s: &CheckoutSession| &s.id,
+        )
+        .await
+    }
+
+    async fn due_checkout_sessions(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<CheckoutSession>> {
+        let read = Read::scan(B::DIALECT, Stmt::DueCheckoutSessions, values![now, limit]);
         self.read(read, doc).await
     }
 

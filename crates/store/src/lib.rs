@@ -27,6 +27,7 @@ pub mod sqlite;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use holdfast_domain::checkout::CheckoutSession;
 use holdfast_domain::customer::{Customer, SavedPaymentMethod};
 use holdfast_domain::event::Event;
 use holdfast_domain::intent::PaymentIntent;
@@ -102,6 +103,26 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         before: Timestamp,
         limit: u32,
     ) -> StoreResult<Vec<Refund>>;
+    async fn get_checkout_session(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> StoreResult<Option<CheckoutSession>>;
+    /// Finds a session by id alone: for its hosted page, whose unguessable id is the credential.
+    async fn get_checkout_session_unscoped(&self, id: &str)
+    -> StoreResult<Option<CheckoutSession>>;
+    async fn list_checkout_sessions(
+        &self,
+        scope: &Scope,
+        page: &PageRequest,
+    ) -> StoreResult<Page<CheckoutSession>>;
+    /// Open sessions of every merchant whose time is up at `now`, soonest first: the worker
+    /// records their expiry.
+    async fn due_checkout_sessions(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<CheckoutSession>>;
     async fn get_customer(&self, scope: &Scope, id: &str) -> StoreResult<Option<Customer>>;
     async fn get_payment_method(
         &self,

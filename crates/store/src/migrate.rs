@@ -45,6 +45,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "dashboard",
         sql: include_str!("../migrations/sqlite/0007_dashboard.sql"),
     },
+    Migration {
+        version: 8,
+        name: "checkout_sessions",
+        sql: include_str!("../migrations/sqlite/0008_checkout_sessions.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -82,5 +87,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 7,
         name: "dashboard",
         sql: include_str!("../migrations/postgres/0007_dashboard.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "checkout_sessions",
+        sql: include_str!("../migrations/postgres/0008_checkout_sessions.sql"),
     },
 ];

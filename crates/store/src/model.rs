@@ -53,6 +53,8 @@ pub struct UnitOfWork {
     pub orders: Vec<Order>,
     /// Versioned like intents.
     pub refunds: Vec<Refund>,
+    /// Versioned like intents.
+    pub checkout_sessions: Vec<holdfast_domain::checkout::CheckoutSession>,
     pub customers: Vec<Customer>,
     pub payment_methods: Vec<SavedPaymentMethod>,
     pub events: Vec<Event>,
@@ -75,6 +77,7 @@ impl UnitOfWork {
         self.intents.is_empty()
             && self.orders.is_empty()
             && self.refunds.is_empty()
+            && self.checkout_sessions.is_empty()
             && self.customers.is_empty()
             && self.payment_methods.is_empty()
             && self.events.is_empty()

@@ -80,6 +80,7 @@ impl Plan {
         plan.push_versioned(&unit.intents)?;
         plan.push_versioned(&unit.orders)?;
         plan.push_versioned(&unit.refunds)?;
+        plan.push_versioned(&unit.checkout_sessions)?;
         plan.push_stored(&unit.customers)?;
         plan.push_stored(&unit.payment_methods)?;
         for event in &unit.events {

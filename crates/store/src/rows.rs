@@ -1,6 +1,7 @@
 //! How each table's rows map to Holdfast's values and back, once for both backends: the
 //! parameters a write binds, and the decoding of what a read returns.
 
+use holdfast_domain::checkout::CheckoutSession;
 use holdfast_domain::customer::{Customer, SavedPaymentMethod};
 use holdfast_domain::event::Event;
 use holdfast_domain::intent::PaymentIntent;
@@ -339,6 +340,36 @@ impl Versioned for Refund {
         values![
             Value::Word(self.status.as_str()),
             self.updated_at,
+            version(self.version),
+            doc
+        ]
+    }
+}
+
+impl Stored for CheckoutSession {
+    const INSERT: Stmt = Stmt::InsertCheckoutSession;
+    fn insert_params(&self, doc: String) -> Vec<Value> {
+        values![
+            &self.id,
+            &self.scope.merchant_id,
+            self.scope.livemode,
+            Value::Word(self.status.as_str()),
+            self.expires_at,
+            self.created_at,
+            version(self.version),
+            doc
+        ]
+    }
+}
+
+impl Versioned for CheckoutSession {
+    const UPDATE: Stmt = Stmt::UpdateCheckoutSession;
+    fn key(&self) -> (&str, u64) {
+        (&self.id, self.version)
+    }
+    fn changes(&self, doc: String) -> Vec<Value> {
+        values![
+            Value::Word(self.status.as_str()),
             version(self.version),
             doc
         ]

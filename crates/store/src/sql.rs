@@ -149,10 +149,11 @@ pub(crate) enum Table {
     Events,
     TestClocks,
     WebhookEndpoints,
+    CheckoutSessions,
 }
 
 impl Table {
-    const ALL: [Table; 8] = [
+    const ALL: [Table; 9] = [
         Table::Intents,
         Table::Orders,
         Table::Refunds,
@@ -161,6 +162,7 @@ impl Table {
         Table::Events,
         Table::TestClocks,
         Table::WebhookEndpoints,
+        Table::CheckoutSessions,
     ];
 
     pub(crate) const fn name(self) -> &'static str {
@@ -173,6 +175,7 @@ impl Table {
             Table::Events => "events",
             Table::TestClocks => "test_clocks",
             Table::WebhookEndpoints => "webhook_endpoints",
+            Table::CheckoutSessions => "checkout_sessions",
         }
     }
 }
@@ -342,6 +345,18 @@ statements! {
         LEFT JOIN webhook_attempts a ON a.event_id = d.event_id AND a.endpoint_id = d.endpoint_id
         WHERE d.event_id = $1 AND d.merchant_id = $2 AND d.livemode = $3
         ORDER BY d.seq, a.seq";
+
+    InsertCheckoutSession = "INSERT INTO checkout_sessions
+        (id, merchant_id, livemode, status, expires_at, created_at, version, doc)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    /// Versioned: `$4` id, `$5` the version stored.
+    UpdateCheckoutSession = "UPDATE checkout_sessions SET status = $1, version = $2, doc = $3
+        WHERE id = $4 AND version = $5";
+    /// A session by id alone: its hosted page, whose unguessable id is the credential.
+    GetCheckoutSessionUnscoped = "SELECT doc FROM checkout_sessions WHERE id = $1";
+    /// Open sessions of every merchant whose time is up at `$1`, soonest first.
+    DueCheckoutSessions = "SELECT doc FROM checkout_sessions
+        WHERE status = 'open' AND expires_at <= $1 ORDER BY expires_at, seq LIMIT $2";
 
     InsertIdempotency = "INSERT INTO idempotency_keys
         (merchant_id, livemode, key, fingerprint, status_code, body, created_at)

@@ -216,6 +216,8 @@ macro_rules! contract_tests {
     };
 }
 
+#[path = "contract/checkout.rs"]
+mod checkout;
 #[path = "contract/dashboard.rs"]
 mod dashboard;
 

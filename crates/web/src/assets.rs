@@ -34,6 +34,11 @@ const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../assets/app.css"),
     },
     Asset {
+        name: "pay.css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../assets/pay.css"),
+    },
+    Asset {
         name: "favicon.svg",
         content_type: "image/svg+xml",
         bytes: include_bytes!("../assets/favicon.svg"),

@@ -57,7 +57,7 @@ const LOGIN_COOKIE: &str = "holdfast_login";
 /// Largest form accepted.
 const FORM_BYTES_MAX: usize = 64 * 1024;
 
-fn secure(web: &Web, headers: &HeaderMap) -> bool {
+pub(crate) fn secure(web: &Web, headers: &HeaderMap) -> bool {
     match web.options.cookie_security {
         CookieSecurity::Always => true,
         CookieSecurity::Never => false,
@@ -329,7 +329,7 @@ pub(crate) const LOGIN_REFUSED: &str = "Email or password is incorrect.";
 /// The peer's address, when the server was started with connection info (it always is by
 /// `holdfast serve`).
 #[derive(Debug)]
-pub(crate) struct Peer(Option<std::net::IpAddr>);
+pub(crate) struct Peer(pub(crate) Option<std::net::IpAddr>);
 
 impl<S: Sync> FromRequestParts<S> for Peer {
     type Rejection = std::convert::Infallible;

@@ -16,6 +16,7 @@ mod assets;
 mod auth;
 mod error;
 pub mod format;
+mod hosted;
 mod limiter;
 mod live;
 mod pages;
@@ -29,6 +30,7 @@ use holdfast_service::Holdfast;
 use tokio::sync::watch;
 
 pub use crate::auth::CookieSecurity;
+pub use crate::hosted::HostedLimits;
 pub use crate::limiter::LoginLimits;
 
 /// How the dashboard runs.
@@ -38,6 +40,8 @@ pub struct Options {
     pub cookie_security: CookieSecurity,
     /// How many failed sign-ins an address or an account may make before a pause.
     pub login_limits: LoginLimits,
+    /// How many requests an address may make to the hosted payment pages.
+    pub hosted_limits: HostedLimits,
 }
 
 /// What every dashboard handler gets.
@@ -46,6 +50,7 @@ pub(crate) struct Web {
     pub(crate) app: Arc<Holdfast>,
     pub(crate) options: Options,
     pub(crate) limiter: Arc<limiter::LoginLimiter>,
+    pub(crate) hosted_limiter: Arc<hosted::HostedLimiter>,
     /// Turns `true` when the server shuts down: live-update streams end, so the graceful
     /// shutdown is not held open by browsers that keep listening.
     pub(crate) closing: watch::Receiver<bool>,
@@ -62,11 +67,13 @@ impl Dashboard {
     pub fn new(app: Arc<Holdfast>, options: Options) -> Dashboard {
         let (closing, closing_rx) = watch::channel(false);
         let limiter = Arc::new(limiter::LoginLimiter::new(options.login_limits));
+        let hosted_limiter = Arc::new(hosted::HostedLimiter::new(options.hosted_limits));
         Dashboard {
             web: Web {
                 app,
                 options,
                 limiter,
+                hosted_limiter,
                 closing: closing_rx,
             },
             closing,
@@ -181,6 +188,27 @@ impl Dashboard {
         Router::new()
             .nest("/dashboard", dashboard)
             .layer(axum::middleware::from_fn(error::security_headers))
+            .with_state(self.web.clone())
+    }
+}
+
+impl Dashboard {
+    /// The hosted payment pages, under `/pay`: public, behind a per-address limit and their own
+    /// strict headers (see the `hosted` module).
+    pub fn hosted_router(&self) -> Router {
+        let pay = Router::new()
+            .route("/assets/{file}", get(assets::serve))
+            .route("/{id}", get(hosted::show).post(hosted::pay))
+            .route(
+                "/{id}/authenticate",
+                get(hosted::authenticate_page).post(hosted::authenticate),
+            );
+        Router::new()
+            .nest("/pay", pay)
+            .layer(axum::middleware::from_fn_with_state(
+                self.web.clone(),
+                hosted::guard,
+            ))
             .with_state(self.web.clone())
     }
 }

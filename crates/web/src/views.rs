@@ -273,6 +273,13 @@ impl EventRow {
                 refund.id.clone(),
                 signed.href(&format!("/payment-intents/{}", refund.payment_intent_id)),
             ),
+            EventObject::CheckoutSession(session) => (
+                session.id.clone(),
+                match &session.payment_intent_id {
+                    Some(pid) => signed.href(&format!("/payment-intents/{pid}")),
+                    None => signed.href(&format!("/events/{}", event.id)),
+                },
+            ),
         };
         EventRow {
             id: event.id.clone(),

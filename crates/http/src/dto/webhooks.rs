@@ -5,6 +5,7 @@ use holdfast_domain::event::{Event, EventObject};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::checkout::CheckoutSessionOut;
 use super::common::{MoneyOut, present, rfc3339};
 use super::intents::PaymentIntentOut;
 use super::orders::OrderOut;
@@ -28,6 +29,7 @@ pub struct ListEventsQuery {
 pub enum EventData {
     PaymentIntent { object: Box<PaymentIntentOut> },
     Refund { object: Box<RefundOut> },
+    CheckoutSession { object: Box<CheckoutSessionOut> },
     Order(Box<OrderEventData>),
 }
 
@@ -94,6 +96,9 @@ impl From<&Event> for EventOut {
             }
             EventObject::Refund(refund) => EventData::Refund {
                 object: Box::new(RefundOut::from(refund.as_ref())),
+            },
+            EventObject::CheckoutSession(session) => EventData::CheckoutSession {
+                object: Box::new(CheckoutSessionOut::from(session.as_ref())),
             },
         };
         EventOut {

@@ -4,6 +4,7 @@
 //!
 //! These types are never constructed: they exist only to carry a schema.
 
+use holdfast_domain::checkout::SessionStatus as SessionStatuses;
 use holdfast_domain::event::EventType as Events;
 use holdfast_domain::intent::{
     ActionStatus as ActionStatuses, ActionType as ActionTypes, CancellationReason as Reasons,
@@ -140,6 +141,11 @@ string_enum! {
 string_enum! {
     /// `pending` until the processor answers, then `succeeded` or `failed`.
     RefundStatus = RefundStatuses::ALL.iter().map(|s| s.as_str());
+}
+
+string_enum! {
+    /// `open` until paid (`complete`) or past `expires_at` (or expired by the merchant: `expired`).
+    CheckoutSessionStatus = SessionStatuses::ALL.iter().map(|s| s.as_str());
 }
 
 string_enum! {

@@ -13,6 +13,7 @@ mod dashboard;
 mod deadlines;
 mod foundation;
 mod guard_rails;
+mod hosted;
 mod idempotency;
 mod intents;
 mod multinode;

@@ -207,6 +207,21 @@ pub(crate) async fn page(
                 format::money(refund.amount.amount, refund.amount.currency),
             ),
         ],
+        EventObject::CheckoutSession(session) => vec![
+            ("Checkout session", session.id.clone()),
+            ("Status", format::humanize(session.status.as_str())),
+            (
+                "Amount",
+                format::money(session.amount.amount, session.amount.currency),
+            ),
+            (
+                "Payment intent",
+                session
+                    .payment_intent_id
+                    .clone()
+                    .unwrap_or_else(|| "—".into()),
+            ),
+        ],
     };
     let base = signed.href(&format!("/events/{id}"));
     let page = EventPage {
