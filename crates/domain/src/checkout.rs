@@ -493,7 +493,8 @@ mod tests {
 
     #[test]
     fn creation_checks_amount_urls_and_lifetime() {
-        let cases: Vec<(Box<dyn Fn(&mut CreateSession)>, ErrorCode, &str)> = vec![
+        type Change = Box<dyn Fn(&mut CreateSession)>;
+        let cases: Vec<(Change, ErrorCode, &str)> = vec![
             (
                 Box::new(|r| r.amount = None),
                 ErrorCode::MissingParameter,
@@ -576,7 +577,7 @@ mod tests {
             decide_pay(&declined.session, Some(&created.intent), Timestamp(6)),
             Ok(PayPlan::Retry)
         );
-        let mut paid = created.intent.clone();
+        let mut paid = created.intent;
         paid.status = Status::Succeeded;
         let done = apply_attempt(&declined.session, &paid, Timestamp(7));
         assert_eq!(done.session.status, SessionStatus::Complete);
