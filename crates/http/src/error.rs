@@ -62,6 +62,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | CaptureCurrencyMismatch
         | InvalidCaptureAmount
         | PaymentAuthorizationExpired
+        | MulticaptureNotEnabled
         | InvalidCancellationReason
         | CannotCancelSucceededPayment
         | PaymentAlreadyCanceled
