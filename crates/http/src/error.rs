@@ -60,6 +60,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | InvalidCaptureAmount
         | PaymentAuthorizationExpired
         | MulticaptureNotEnabled
+        | IncrementalAuthorizationNotEnabled
+        | InvalidIncrementAmount
         | InvalidCancellationReason
         | CannotCancelSucceededPayment
         | PaymentAlreadyCanceled

@@ -455,6 +455,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/payment-intents/{id}/increment-authorization": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Increment a hold
+         * @description Raises the hold of an intent created with `incremental_authorization` to `amount_money`, the
+         *     new total: `authorized` and `capturable` grow by the difference and the deadline stays. A
+         *     decline answers 402 `CARD_DECLINED` and leaves the hold as it was.
+         */
+        post: operations["increment_payment_intent_authorization"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/payment-intents/{id}/scheduled-action": {
         parameters: {
             query?: never;
@@ -702,7 +724,7 @@ export interface components {
          * @description The kind of money movement.
          * @enum {string}
          */
-        ActionType: "authorization" | "capture" | "void" | "expiry" | "refund";
+        ActionType: "authorization" | "capture" | "void" | "expiry" | "refund" | "increment";
         /**
          * @example {
          *       "frozen_time": "2030-01-01T00:00:00Z"
@@ -832,6 +854,8 @@ export interface components {
             customer_id?: string | null;
             /** @description Up to 500 characters. */
             description?: string | null;
+            /** @description Allow the hold to grow later (`/increment-authorization`); manual capture only. */
+            incremental_authorization?: boolean;
             metadata?: components["schemas"]["Metadata"];
             /** @description Allow several captures of the hold (`final_capture: false`); manual capture only. */
             multicapture?: boolean;
@@ -1062,7 +1086,7 @@ export interface components {
          * @description A stable error code. Each operation lists the codes it can answer with, per status.
          * @enum {string}
          */
-        ErrorCode: "INVALID_JSON" | "INVALID_PARAMETER" | "MISSING_PARAMETER" | "UNKNOWN_PARAMETER" | "REQUEST_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "RATE_LIMITED" | "OVERLOADED" | "REQUEST_TIMEOUT" | "MISSING_API_KEY" | "INVALID_API_KEY" | "CLIENT_SECRET_NOT_ALLOWED" | "INVALID_IDEMPOTENCY_KEY" | "IDEMPOTENCY_KEY_REUSED" | "IDEMPOTENCY_KEY_IN_USE" | "PAYMENT_INTENT_NOT_FOUND" | "TEST_CLOCK_NOT_FOUND" | "ORDER_NOT_FOUND" | "REFUND_NOT_FOUND" | "WEBHOOK_ENDPOINT_NOT_FOUND" | "CUSTOMER_NOT_FOUND" | "PAYMENT_METHOD_NOT_FOUND" | "EVENT_NOT_FOUND" | "INVALID_CAPTURE_METHOD" | "MANUAL_CAPTURE_NOT_ALLOWED_WITH_AUTO_CONFIRM" | "INVALID_STATUS_FOR_CONFIRM" | "INVALID_STATUS_FOR_AUTHENTICATION" | "INVALID_PAYMENT_SOURCE_TOKEN" | "CARD_DECLINED" | "AUTHENTICATION_FAILED" | "PROCESSOR_NOT_CONFIGURED" | "PROCESSOR_UNAVAILABLE" | "INVALID_STATUS_FOR_CAPTURE" | "CAPTURE_AMOUNT_EXCEEDS_AUTHORIZED" | "CAPTURE_CURRENCY_MISMATCH" | "INVALID_CAPTURE_AMOUNT" | "PAYMENT_AUTHORIZATION_EXPIRED" | "MULTICAPTURE_NOT_ENABLED" | "INVALID_CANCELLATION_REASON" | "CANNOT_CANCEL_SUCCEEDED_PAYMENT" | "PAYMENT_ALREADY_CANCELED" | "CANNOT_CANCEL_EXPIRED_PAYMENT" | "SCHEDULED_ACTION_AFTER_EXPIRY" | "INVALID_STATUS_FOR_SCHEDULED_ACTION" | "TEST_CLOCK_CANNOT_MOVE_BACKWARDS" | "TEST_CLOCK_NOT_ALLOWED_IN_LIVE_MODE" | "ORDER_CURRENCY_MISMATCH" | "ORDER_LINKED_AMOUNT_NOT_ALLOWED" | "STRICT_INVENTORY_DELAYED_CAPTURE_UNSUPPORTED" | "PAYMENT_ATTEMPT_IN_PROGRESS" | "ORDER_AMOUNT_MISMATCH" | "CAPTURE_AMOUNT_MISMATCH" | "ORDER_LINKED_PAYMENT_INTENT" | "ORDER_NOT_EDITABLE" | "ORDER_NOT_PAYABLE" | "PAYMENT_INTENT_NOT_REFUNDABLE" | "REFUND_AMOUNT_EXCEEDS_CAPTURED" | "INVALID_REFUND_AMOUNT" | "REFUND_CURRENCY_MISMATCH" | "INVALID_EVENT_TYPE";
+        ErrorCode: "INVALID_JSON" | "INVALID_PARAMETER" | "MISSING_PARAMETER" | "UNKNOWN_PARAMETER" | "REQUEST_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "RATE_LIMITED" | "OVERLOADED" | "REQUEST_TIMEOUT" | "MISSING_API_KEY" | "INVALID_API_KEY" | "CLIENT_SECRET_NOT_ALLOWED" | "INVALID_IDEMPOTENCY_KEY" | "IDEMPOTENCY_KEY_REUSED" | "IDEMPOTENCY_KEY_IN_USE" | "PAYMENT_INTENT_NOT_FOUND" | "TEST_CLOCK_NOT_FOUND" | "ORDER_NOT_FOUND" | "REFUND_NOT_FOUND" | "WEBHOOK_ENDPOINT_NOT_FOUND" | "CUSTOMER_NOT_FOUND" | "PAYMENT_METHOD_NOT_FOUND" | "EVENT_NOT_FOUND" | "INVALID_CAPTURE_METHOD" | "MANUAL_CAPTURE_NOT_ALLOWED_WITH_AUTO_CONFIRM" | "INVALID_STATUS_FOR_CONFIRM" | "INVALID_STATUS_FOR_AUTHENTICATION" | "INVALID_PAYMENT_SOURCE_TOKEN" | "CARD_DECLINED" | "AUTHENTICATION_FAILED" | "PROCESSOR_NOT_CONFIGURED" | "PROCESSOR_UNAVAILABLE" | "INVALID_STATUS_FOR_CAPTURE" | "CAPTURE_AMOUNT_EXCEEDS_AUTHORIZED" | "CAPTURE_CURRENCY_MISMATCH" | "INVALID_CAPTURE_AMOUNT" | "PAYMENT_AUTHORIZATION_EXPIRED" | "MULTICAPTURE_NOT_ENABLED" | "INCREMENTAL_AUTHORIZATION_NOT_ENABLED" | "INVALID_INCREMENT_AMOUNT" | "INVALID_CANCELLATION_REASON" | "CANNOT_CANCEL_SUCCEEDED_PAYMENT" | "PAYMENT_ALREADY_CANCELED" | "CANNOT_CANCEL_EXPIRED_PAYMENT" | "SCHEDULED_ACTION_AFTER_EXPIRY" | "INVALID_STATUS_FOR_SCHEDULED_ACTION" | "TEST_CLOCK_CANNOT_MOVE_BACKWARDS" | "TEST_CLOCK_NOT_ALLOWED_IN_LIVE_MODE" | "ORDER_CURRENCY_MISMATCH" | "ORDER_LINKED_AMOUNT_NOT_ALLOWED" | "STRICT_INVENTORY_DELAYED_CAPTURE_UNSUPPORTED" | "PAYMENT_ATTEMPT_IN_PROGRESS" | "ORDER_AMOUNT_MISMATCH" | "CAPTURE_AMOUNT_MISMATCH" | "ORDER_LINKED_PAYMENT_INTENT" | "ORDER_NOT_EDITABLE" | "ORDER_NOT_PAYABLE" | "PAYMENT_INTENT_NOT_REFUNDABLE" | "REFUND_AMOUNT_EXCEEDS_CAPTURED" | "INVALID_REFUND_AMOUNT" | "REFUND_CURRENCY_MISMATCH" | "INVALID_EVENT_TYPE";
         /**
          * @description The envelope of every answer that is not a 2xx, as the OpenAPI document shows it.
          *     [`ApiError::body`] writes it.
@@ -1114,6 +1138,18 @@ export interface components {
         HealthOut: {
             /** @description Always `ok`. */
             status: string;
+        };
+        /**
+         * @description The hold's new total.
+         * @example {
+         *       "amount_money": {
+         *         "amount": 15000,
+         *         "currency": "USD"
+         *       }
+         *     }
+         */
+        IncrementAuthorizationBody: {
+            amount_money?: components["schemas"]["MoneyIn"] | null;
         };
         /**
          * @description The order of `GET /v1/payment-intents` (read in `routes::payment_intents`).
@@ -1316,6 +1352,8 @@ export interface components {
             created_at: string;
             customer_id?: string | null;
             description?: string | null;
+            /** @description Whether the hold may grow (`/increment-authorization`). */
+            incremental_authorization: boolean;
             last_payment_error?: components["schemas"]["PaymentError"] | null;
             /** @description Whether a live key created it. */
             livemode: boolean;
@@ -5448,6 +5486,252 @@ export interface operations {
                         error?: {
                             /** @enum {string} */
                             code?: "PAYMENT_INTENT_NOT_FOUND" | "PAYMENT_METHOD_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: `IDEMPOTENCY_KEY_IN_USE`, `ORDER_LINKED_PAYMENT_INTENT`. */
+            409: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "IDEMPOTENCY_KEY_IN_USE" | "ORDER_LINKED_PAYMENT_INTENT";
+                        };
+                    };
+                };
+            };
+            /** @description Payload Too Large: `REQUEST_TOO_LARGE`. */
+            413: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "REQUEST_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description Unsupported Media Type: `UNSUPPORTED_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "UNSUPPORTED_MEDIA_TYPE";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Entity: `IDEMPOTENCY_KEY_REUSED`. */
+            422: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "IDEMPOTENCY_KEY_REUSED";
+                        };
+                    };
+                };
+            };
+            /** @description Too Many Requests: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "RATE_LIMITED";
+                        };
+                    };
+                };
+            };
+            /** @description Internal Server Error: `INTERNAL_ERROR`. */
+            500: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description Bad Gateway: `PROCESSOR_UNAVAILABLE`. */
+            502: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "PROCESSOR_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+            /** @description Service Unavailable: `SERVICE_UNAVAILABLE`, `OVERLOADED`, `REQUEST_TIMEOUT`. */
+            503: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "SERVICE_UNAVAILABLE" | "OVERLOADED" | "REQUEST_TIMEOUT";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    increment_payment_intent_authorization: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description 1 to 255 printable ASCII characters, chosen by the client. The same request repeated
+                 *     with the same key replays the stored answer (with `Idempotent-Replayed: true`) instead
+                 *     of acting twice; another request with the same key answers 422 `IDEMPOTENCY_KEY_REUSED`.
+                 *     Keys are kept for 8 days.
+                 */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description The intent's id, `pi_…` */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IncrementAuthorizationBody"];
+            };
+        };
+        responses: {
+            /** @description The intent with its grown hold */
+            200: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_PaymentIntent"];
+                };
+            };
+            /** @description Bad Request: `INVALID_JSON`, `INVALID_PARAMETER`, `MISSING_PARAMETER`, `UNKNOWN_PARAMETER`, `INVALID_IDEMPOTENCY_KEY`, `PROCESSOR_NOT_CONFIGURED`, `INVALID_STATUS_FOR_CAPTURE`, `PAYMENT_AUTHORIZATION_EXPIRED`, `INCREMENTAL_AUTHORIZATION_NOT_ENABLED`, `INVALID_INCREMENT_AMOUNT`. */
+            400: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "INVALID_JSON" | "INVALID_PARAMETER" | "MISSING_PARAMETER" | "UNKNOWN_PARAMETER" | "INVALID_IDEMPOTENCY_KEY" | "PROCESSOR_NOT_CONFIGURED" | "INVALID_STATUS_FOR_CAPTURE" | "PAYMENT_AUTHORIZATION_EXPIRED" | "INCREMENTAL_AUTHORIZATION_NOT_ENABLED" | "INVALID_INCREMENT_AMOUNT";
+                        };
+                    };
+                };
+            };
+            /** @description Unauthorized: `MISSING_API_KEY`, `INVALID_API_KEY`. */
+            401: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "MISSING_API_KEY" | "INVALID_API_KEY";
+                        };
+                    };
+                };
+            };
+            /** @description Payment Required: `CARD_DECLINED`. */
+            402: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "CARD_DECLINED";
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: `CLIENT_SECRET_NOT_ALLOWED`. */
+            403: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "CLIENT_SECRET_NOT_ALLOWED";
+                        };
+                    };
+                };
+            };
+            /** @description Not Found: `PAYMENT_INTENT_NOT_FOUND`. */
+            404: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "PAYMENT_INTENT_NOT_FOUND";
                         };
                     };
                 };

@@ -87,6 +87,7 @@ fn fresh(id: &str, amount: i64, capture_method: &str) -> Value {
         "order_id": null,
         "test_clock": null,
         "multicapture": false,
+        "incremental_authorization": false,
         "livemode": false,
         "created_at": T0_RFC3339,
         "updated_at": T0_RFC3339,
