@@ -57,7 +57,10 @@ enum Answer {
     Slow(Duration),
     /// 500 to `percent` of attempts, chosen at random, but to no event more than `max_per_event`
     /// times (so a retry schedule long enough always ends delivered); otherwise 200.
-    Flaky { percent: u32, max_per_event: u32 },
+    Flaky {
+        percent: u32,
+        max_per_event: u32,
+    },
 }
 
 /// One request as the receiver got it.
@@ -1923,15 +1926,15 @@ async fn a_flaky_receiver_and_a_sigkill_lose_nothing_and_versions_order_each_obj
     for event in &events {
         let object = &event["data"]["object"];
         assert_eq!(event["created_at"], object["updated_at"], "{event}");
-        by_object
-            .entry(object_id(object))
-            .or_default()
-            .push(event);
+        by_object.entry(object_id(object)).or_default().push(event);
     }
     for (id, list) in &by_object {
         for pair in list.windows(2) {
             let (a, b) = (&pair[0]["data"]["object"], &pair[1]["data"]["object"]);
-            let (va, vb) = (a["version"].as_u64().unwrap(), b["version"].as_u64().unwrap());
+            let (va, vb) = (
+                a["version"].as_u64().unwrap(),
+                b["version"].as_u64().unwrap(),
+            );
             if id.starts_with("ord_") && va == vb {
                 // An order's capture reports the payment captured and the order paid: one change.
                 assert_eq!(a, b, "one change, one snapshot");
@@ -1952,7 +1955,10 @@ async fn a_flaky_receiver_and_a_sigkill_lose_nothing_and_versions_order_each_obj
         assert_verified(&got);
         let accepted: Vec<&Receipt> = got.iter().filter(|r| r.status == 200).collect();
         assert_eq!(
-            accepted.iter().map(|r| r.id.as_str()).collect::<BTreeSet<_>>(),
+            accepted
+                .iter()
+                .map(|r| r.id.as_str())
+                .collect::<BTreeSet<_>>(),
             wanted,
             "{name}: every event accepted"
         );
