@@ -71,6 +71,8 @@ error_codes! {
     CaptureCurrencyMismatch => "CAPTURE_CURRENCY_MISMATCH",
     InvalidCaptureAmount => "INVALID_CAPTURE_AMOUNT",
     PaymentAuthorizationExpired => "PAYMENT_AUTHORIZATION_EXPIRED",
+    // Beyond one hold: multicapture, incremental authorization, re-authorization (opt-in).
+    MulticaptureNotEnabled => "MULTICAPTURE_NOT_ENABLED",
     // Payment intents: cancellation.
     InvalidCancellationReason => "INVALID_CANCELLATION_REASON",
     CannotCancelSucceededPayment => "CANNOT_CANCEL_SUCCEEDED_PAYMENT",

@@ -32,6 +32,7 @@ event_types! {
     PaymentIntentCanceled => "payment_intent.canceled",
     PaymentIntentPaymentFailed => "payment_intent.payment_failed",
     PaymentIntentAuthorizationExpiring => "payment_intent.authorization_expiring",
+    PaymentIntentAmountCapturableUpdated => "payment_intent.amount_capturable_updated",
     OrderPaymentAuthorized => "order.payment_authorized",
     OrderPaymentCaptured => "order.payment_captured",
     OrderPaymentSucceeded => "order.payment_succeeded",

@@ -270,6 +270,9 @@ pub struct PaymentIntent {
     /// When the expiring-soon warning is due; cleared once it fired.
     #[serde(default)]
     pub expiry_warning_at: Option<Timestamp>,
+    /// Opted in at creation: the hold may be captured in several parts (`final_capture: false`).
+    #[serde(default)]
+    pub multicapture: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -314,14 +317,40 @@ impl PaymentIntent {
     }
 
     pub(crate) fn release_as_expired(&mut self, now: Timestamp) {
-        self.status = Status::Expired;
-        self.released += self.capturable;
-        self.capturable = 0;
-        self.cancellation_reason = Some(CancellationReason::AuthorizationExpired);
-        self.canceled_at = self
+        let lapsed_at = self
             .authorization_expires_at
             .map(|t| t.plus_seconds(1))
             .or(Some(now));
+        self.released += self.capturable;
+        self.capturable = 0;
+        if self.captured > 0 {
+            // A multicapture hold that lapsed after some captures: what was captured stays
+            // captured, so the payment succeeded, for what it settled.
+            self.settle_partly_captured();
+        } else {
+            self.status = Status::Expired;
+            self.cancellation_reason = Some(CancellationReason::AuthorizationExpired);
+            self.canceled_at = lapsed_at;
+        }
+    }
+
+    /// A multicapture intent whose hold ends (expiry, void) after some captures: `succeeded`, for
+    /// the amount captured; the rest is already in `released`.
+    fn settle_partly_captured(&mut self) {
+        debug_assert!(self.captured > 0 && self.capturable == 0);
+        self.status = Status::Succeeded;
+        self.amount = self.money(self.captured);
+        self.cancellation_reason = None;
+        self.canceled_at = None;
+    }
+
+    /// True once the hold lapsed, recorded or not: expired, due for expiry, or a multicapture
+    /// intent whose remainder expiry released.
+    pub fn hold_lapsed(&self, now: Timestamp) -> bool {
+        self.status == Status::Expired
+            || self.is_due_for_expiry(now)
+            || (self.status == Status::Succeeded
+                && self.actions.iter().any(|a| a.kind == ActionType::Expiry))
     }
 
     pub(crate) fn push_action(
@@ -416,6 +445,8 @@ pub struct CreateRequest {
     pub test_clock_id: Option<String>,
     /// `scheduled_action` at creation: an action relative to whatever deadline confirm sets.
     pub scheduled_action: Option<ScheduleRequest>,
+    /// Opt in to several captures of one hold (manual capture only).
+    pub multicapture: bool,
 }
 
 /// What a creation takes besides the request: the new intent's id and client secret (hashed), what
@@ -547,6 +578,13 @@ pub(crate) fn create_for(
         }
     }
     metadata::validate(&req.metadata, "metadata")?;
+    if req.multicapture && capture_method != CaptureMethod::Manual {
+        return Err(Rejection::param(
+            ErrorCode::InvalidParameter,
+            "multicapture",
+            "multicapture needs capture_method manual: only a hold can be captured in parts",
+        ));
+    }
     let scheduled_action = match &req.scheduled_action {
         None => None,
         Some(schedule) => Some(schedule_at_creation(schedule, capture_method)?),
@@ -587,6 +625,7 @@ pub(crate) fn create_for(
         scheduled_action,
         expiry_warning_lead_seconds: new.expiry_warning_lead_seconds,
         expiry_warning_at: None,
+        multicapture: req.multicapture,
         created_at: now,
         updated_at: now,
     };
@@ -830,6 +869,8 @@ pub struct CaptureRequest {
     pub amount: Option<RawMoney>,
     pub reference: Option<String>,
     pub metadata: Metadata,
+    /// `Some(false)` keeps the rest of the hold capturable (multicapture only); `None` is `true`.
+    pub final_capture: Option<bool>,
 }
 
 /// A capture as it is asked for: through the API, or by the intent's own schedule.
@@ -843,6 +884,21 @@ pub enum Capture<'a> {
 }
 
 impl Capture<'_> {
+    /// Whether the capture was asked to be the last: every capture but an API capture with
+    /// `final_capture: false`.
+    pub fn asks_final(self) -> bool {
+        match self {
+            Capture::Requested(req) => req.final_capture.unwrap_or(true),
+            Capture::Scheduled(_) => true,
+        }
+    }
+
+    /// Whether capturing `amount` ends the hold: asked to be the last, or it leaves nothing
+    /// capturable. Such a capture releases what it leaves and the intent succeeds.
+    pub fn ends_hold(self, intent: &PaymentIntent, amount: Money) -> bool {
+        self.asks_final() || amount.amount >= intent.capturable
+    }
+
     /// The reference recorded on the capture action.
     fn reference(self) -> Option<String> {
         match self {
@@ -879,14 +935,15 @@ pub(crate) const CAPTURE_AMOUNT: AmountRules = AmountRules {
 };
 
 /// Decides how much a capture takes, checking the contract's rules in its order: status (an expired
-/// hold says so), then the reference and metadata, then the amount: greater than zero, same
-/// currency, no more than authorized.
+/// hold says so), then `final_capture: false` without the multicapture opt-in, then the reference
+/// and metadata, then the amount: greater than zero, same currency, no more than still capturable.
 pub fn decide_capture<'a>(
     intent: &PaymentIntent,
     capture: impl Into<Capture<'a>>,
     now: Timestamp,
 ) -> Result<Money, Rejection> {
-    if intent.status == Status::Expired || intent.is_due_for_expiry(now) {
+    let capture = capture.into();
+    if intent.hold_lapsed(now) {
         return Err(Rejection::new(
             ErrorCode::PaymentAuthorizationExpired,
             "the hold lapsed before capture and its funds were released; collect with a new payment",
@@ -901,11 +958,18 @@ pub fn decide_capture<'a>(
             ),
         ));
     }
+    if !capture.asks_final() && !intent.multicapture {
+        return Err(Rejection::param(
+            ErrorCode::MulticaptureNotEnabled,
+            "final_capture",
+            "this hold is captured once; create the intent with multicapture: true to capture it in parts",
+        ));
+    }
     let hold = Limits {
         currency: Some(intent.currency()),
         max: Some(intent.capturable),
     };
-    match capture.into() {
+    match capture {
         Capture::Requested(req) => {
             if let Some(reference) = &req.reference
                 && reference.chars().count() > TEXT_CHARS_MAX
@@ -927,7 +991,9 @@ pub fn decide_capture<'a>(
     }
 }
 
-/// Settles `amount` (already decided) and releases the rest of the hold in the same step.
+/// Settles `amount` (already decided). A capture that ends the hold ([`Capture::ends_hold`])
+/// releases the rest in the same step and the intent succeeds; a non-final multicapture capture
+/// keeps the rest capturable and the intent waits for the next one.
 pub fn apply_capture<'a>(
     intent: &PaymentIntent,
     amount: Money,
@@ -936,15 +1002,22 @@ pub fn apply_capture<'a>(
 ) -> Transition {
     let capture = capture.into();
     let now = ctx.now;
+    let ends = capture.ends_hold(intent, amount);
     let mut next = intent.next_version(now);
-    next.status = Status::Succeeded;
-    next.captured = amount.amount;
-    next.released = next.capturable - amount.amount;
-    next.capturable = 0;
+    next.captured += amount.amount;
+    next.capturable -= amount.amount;
     next.captured_at = Some(now);
-    next.amount = amount;
-    next.scheduled_action = None;
-    next.expiry_warning_at = None;
+    let event = if ends {
+        next.status = Status::Succeeded;
+        next.released += next.capturable;
+        next.capturable = 0;
+        next.amount = next.money(next.captured);
+        next.scheduled_action = None;
+        next.expiry_warning_at = None;
+        EventType::PaymentIntentSucceeded
+    } else {
+        EventType::PaymentIntentAmountCapturableUpdated
+    };
     next.push_action(
         ctx,
         ActionType::Capture,
@@ -957,7 +1030,7 @@ pub fn apply_capture<'a>(
             action.metadata = req.metadata.clone();
         }
     }
-    Transition::new(next, vec![EventType::PaymentIntentSucceeded])
+    Transition::new(next, vec![event])
 }
 
 /// How a cancel goes: with a hold to void at the processor, or without one.
@@ -975,7 +1048,8 @@ pub fn decide_cancel(
     reason: Option<&str>,
     now: Timestamp,
 ) -> Result<CancelPlan, Rejection> {
-    match intent.status {
+    // As of now: a multicapture hold that lapsed after some captures reads as succeeded.
+    match intent.as_of(now).status {
         Status::Succeeded => {
             return Err(Rejection::new(
                 ErrorCode::CannotCancelSucceededPayment,
@@ -989,7 +1063,6 @@ pub fn decide_cancel(
             ));
         }
         Status::Expired => return Err(expired_cancel()),
-        _ if intent.is_due_for_expiry(now) => return Err(expired_cancel()),
         Status::RequiresPaymentMethod | Status::RequiresAction | Status::RequiresCapture => {}
     }
     let reason = match reason {
@@ -1016,7 +1089,9 @@ fn expired_cancel() -> Rejection {
     )
 }
 
-/// Cancels the intent, releasing the whole hold if there is one.
+/// Cancels the intent, releasing the whole hold if there is one. A multicapture intent with
+/// captures behind it is not canceled: the void releases the rest and the intent succeeds, for
+/// what it captured.
 pub fn apply_cancel(intent: &PaymentIntent, plan: &CancelPlan, ctx: &mut Ctx<'_>) -> Transition {
     let now = ctx.now;
     let mut next = intent.next_version(now);
@@ -1035,6 +1110,10 @@ pub fn apply_cancel(intent: &PaymentIntent, plan: &CancelPlan, ctx: &mut Ctx<'_>
             action.reference = plan.reference.clone();
         }
     }
+    if next.captured > 0 {
+        next.settle_partly_captured();
+        return Transition::new(next, vec![EventType::PaymentIntentSucceeded]);
+    }
     Transition::new(next, vec![EventType::PaymentIntentCanceled])
 }
 
@@ -1043,5 +1122,7 @@ pub use crate::schedule::{
     apply_expiry_warning, clear_scheduled_action, schedule_at_creation, set_scheduled_action,
 };
 
+#[cfg(test)]
+mod multicapture_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -918,17 +918,37 @@ pub fn check_on_order(order: &Order, intent: &PaymentIntent) -> Result<(), Rejec
     ))
 }
 
-/// The order side of a capture of one of its holds (`intent` is the intent after capture).
-pub fn apply_capture(order: &Order, intent: &PaymentIntent, now: Timestamp) -> OrderTransition {
+/// The order side of a capture of one of its holds (`before` and `after` the capture): what it
+/// captured is paid. A capture that ends the hold removes it; a non-final multicapture capture
+/// leaves it with what is still capturable, so the order stays locked while it lasts.
+pub fn apply_capture(
+    order: &Order,
+    before: &PaymentIntent,
+    after: &PaymentIntent,
+    now: Timestamp,
+) -> OrderTransition {
+    let captured = after.captured - before.captured;
+    let released = after.released - before.released;
     let mut next = order.next_version(now);
-    next.holds.retain(|h| h.payment_intent_id != intent.id);
-    next.paid += intent.captured;
+    if after.status == Status::RequiresCapture {
+        for hold in next
+            .holds
+            .iter_mut()
+            .filter(|h| h.payment_intent_id == after.id)
+        {
+            hold.capturable = after.capturable;
+        }
+    } else {
+        next.holds.retain(|h| h.payment_intent_id != after.id);
+    }
+    next.paid += captured;
+    let intent = after;
     let mut events = vec![(
         EventType::OrderPaymentCaptured,
         OrderEventDetail {
             payment_intent_id: intent.id.clone(),
-            captured: Some(intent.captured),
-            released: Some(intent.released),
+            captured: Some(captured),
+            released: Some(released),
             ..OrderEventDetail::default()
         },
     )];

@@ -127,10 +127,14 @@ const REFUND_AMOUNT: AmountRules = AmountRules {
     }),
 };
 
-/// Checks a refund, in order: the intent was captured, then the amount (greater than zero, same
+/// Checks a refund, in order: the intent was captured (a multicapture intent: captured in part),
+/// then the amount (greater than zero, same
 /// currency, no more than still refundable), then the reason.
 pub fn decide_refund(intent: &PaymentIntent, req: &RefundRequest) -> Result<Money, Rejection> {
-    if intent.status != Status::Succeeded || intent.captured == 0 {
+    // A multicapture intent still holding the rest refunds what it captured so far.
+    let settled = intent.status == Status::Succeeded
+        || (intent.multicapture && intent.status == Status::RequiresCapture);
+    if !settled || intent.captured == 0 {
         return Err(Rejection::param(
             ErrorCode::PaymentIntentNotRefundable,
             "payment_intent_id",

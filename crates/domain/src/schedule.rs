@@ -167,7 +167,8 @@ impl PaymentIntent {
 }
 
 /// The hold lapsed before capture: release all of it, record an `expiry` action, and emit
-/// `payment_intent.canceled` with `cancellation_reason: authorization_expired`.
+/// `payment_intent.canceled` with `cancellation_reason: authorization_expired`. A multicapture
+/// intent with captures behind it releases the rest and emits `payment_intent.succeeded`.
 pub fn apply_expiry(intent: &PaymentIntent, ctx: &mut Ctx<'_>) -> Option<Transition> {
     if !intent.is_due_for_expiry(ctx.now) {
         return None;
@@ -178,13 +179,15 @@ pub fn apply_expiry(intent: &PaymentIntent, ctx: &mut Ctx<'_>) -> Option<Transit
     next.scheduled_action = None;
     next.expiry_warning_at = None;
     next.push_action(ctx, ActionType::Expiry, released, ActionStatus::Succeeded);
-    if let (Some(action), Some(at)) = (next.actions.last_mut(), next.canceled_at) {
+    if let (Some(action), Some(at)) = (next.actions.last_mut(), intent.expiry_moment()) {
         action.created_at = at;
     }
-    Some(Transition::new(
-        next,
-        vec![EventType::PaymentIntentCanceled],
-    ))
+    // A multicapture hold with captures behind it ends `succeeded` (see `release_as_expired`).
+    let event = match next.status {
+        Status::Succeeded => EventType::PaymentIntentSucceeded,
+        _ => EventType::PaymentIntentCanceled,
+    };
+    Some(Transition::new(next, vec![event]))
 }
 
 /// Sends the expiring-soon warning once, while the hold still waits for capture.

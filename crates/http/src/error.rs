@@ -59,6 +59,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | CaptureCurrencyMismatch
         | InvalidCaptureAmount
         | PaymentAuthorizationExpired
+        | MulticaptureNotEnabled
         | InvalidCancellationReason
         | CannotCancelSucceededPayment
         | PaymentAlreadyCanceled

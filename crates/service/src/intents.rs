@@ -314,12 +314,13 @@ impl Holdfast {
         now: Timestamp,
     ) -> Result<Decision<PaymentIntent>, ServiceError> {
         let processor = self.processor(&ctx.scope)?;
+        let request_id = ctx.request_id.as_deref();
         processor
             .capture(CaptureCall {
-                idempotency_key: processor_key(current, Call::Capture),
+                idempotency_key: processor_key(current, Call::Capture { request_id }),
                 reference: current.processor_ref.clone().unwrap_or_default(),
                 amount,
-                final_capture: true,
+                final_capture: capture.ends_hold(current, amount),
             })
             .await
             .and_then(to_domain::carried_out)
@@ -484,7 +485,12 @@ pub(crate) enum Call<'a> {
     },
     /// Finishing the authentication the current version waits for.
     Authenticate,
-    Capture,
+    /// A capture decided by one request (`None`: the service's own work). A one-shot hold has
+    /// one capture, so its key is the intent's alone; each capture of a multicapture hold is
+    /// its own call, keyed by the version it was decided on and the request.
+    Capture {
+        request_id: Option<&'a str>,
+    },
     Void,
 }
 
@@ -515,7 +521,13 @@ pub(crate) fn processor_key(intent: &PaymentIntent, call: Call<'_>) -> String {
             )
         ),
         Call::Authenticate => format!("{}:authenticate:{}", intent.id, intent.version),
-        Call::Capture => format!("{}:capture", intent.id),
+        Call::Capture { .. } if !intent.multicapture => format!("{}:capture", intent.id),
+        Call::Capture { request_id } => format!(
+            "{}:capture:{}:{}",
+            intent.id,
+            intent.version,
+            request_id.unwrap_or("worker")
+        ),
         Call::Void => format!("{}:void", intent.id),
     }
 }

@@ -314,12 +314,14 @@ impl Holdfast {
         intent_id: &str,
         amount: Option<RawMoney>,
         reference: Option<String>,
+        final_capture: Option<bool>,
     ) -> Result<Decision<Order>, ServiceError> {
         let current = self.load_order_settled(&ctx.scope, order_id).await?;
         let req = CaptureRequest {
             amount,
             reference,
             metadata: Default::default(),
+            final_capture,
         };
         self.capture_on_order(ctx, current, intent_id, Capture::Requested(&req))
             .await
@@ -351,7 +353,7 @@ impl Holdfast {
             .await?;
         let unchanged = current.clone();
         Ok(self.with_order(ctx, decision, unchanged, |after, now| {
-            Some(order::apply_capture(&current, after, now))
+            Some(order::apply_capture(&current, &intent, after, now))
         }))
     }
 

@@ -400,7 +400,8 @@ export interface paths {
         put?: never;
         /**
          * Cancel a payment intent
-         * @description Voids the hold, if there is one, and releases the whole amount.
+         * @description Voids the hold, if there is one, and releases the whole amount. A multicapture intent with
+         *     captures behind it releases the rest and becomes `succeeded`.
          */
         post: operations["cancel_payment_intent"];
         delete?: never;
@@ -421,7 +422,8 @@ export interface paths {
         /**
          * Capture a hold
          * @description An empty body captures the whole hold. `amount_money` captures part of it and releases the
-         *     rest. A hold is captured at most once.
+         *     rest. A hold is captured at most once, unless the intent was created with `multicapture`:
+         *     then `final_capture: false` settles the amount and keeps the rest capturable.
          */
         post: operations["capture_payment_intent"];
         delete?: never;
@@ -760,6 +762,12 @@ export interface components {
          */
         CaptureBody: {
             amount_money?: components["schemas"]["MoneyIn"] | null;
+            /**
+             * @description `false` settles this amount and keeps the rest of the hold capturable: an intent created
+             *     with `multicapture` only (else `MULTICAPTURE_NOT_ENABLED`). Default `true`: the rest is
+             *     released and the intent succeeds.
+             */
+            final_capture?: boolean | null;
             /** @description Stored on the capture. */
             metadata?: components["schemas"]["Metadata"];
             /** @description Stored on the capture. Up to 500 characters. */
@@ -825,6 +833,8 @@ export interface components {
             /** @description Up to 500 characters. */
             description?: string | null;
             metadata?: components["schemas"]["Metadata"];
+            /** @description Allow several captures of the hold (`final_capture: false`); manual capture only. */
+            multicapture?: boolean;
             /** @description The order this intent pays; it then takes no amount. */
             order_id?: string | null;
             /** @description `["card"]`, the default and only choice. */
@@ -1047,12 +1057,12 @@ export interface components {
          * @description An event type, or `*` for every type.
          * @enum {string}
          */
-        EnabledEvent: "*" | "payment_intent.created" | "payment_intent.requires_action" | "payment_intent.requires_capture" | "payment_intent.succeeded" | "payment_intent.canceled" | "payment_intent.payment_failed" | "payment_intent.authorization_expiring" | "order.payment_authorized" | "order.payment_captured" | "order.payment_succeeded" | "order.payment_authorization_voided" | "order.payment_authorization_expired" | "order.payment_refunded" | "refund.created" | "refund.succeeded" | "refund.failed";
+        EnabledEvent: "*" | "payment_intent.created" | "payment_intent.requires_action" | "payment_intent.requires_capture" | "payment_intent.succeeded" | "payment_intent.canceled" | "payment_intent.payment_failed" | "payment_intent.authorization_expiring" | "payment_intent.amount_capturable_updated" | "order.payment_authorized" | "order.payment_captured" | "order.payment_succeeded" | "order.payment_authorization_voided" | "order.payment_authorization_expired" | "order.payment_refunded" | "refund.created" | "refund.succeeded" | "refund.failed";
         /**
          * @description A stable error code. Each operation lists the codes it can answer with, per status.
          * @enum {string}
          */
-        ErrorCode: "INVALID_JSON" | "INVALID_PARAMETER" | "MISSING_PARAMETER" | "UNKNOWN_PARAMETER" | "REQUEST_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "RATE_LIMITED" | "OVERLOADED" | "REQUEST_TIMEOUT" | "MISSING_API_KEY" | "INVALID_API_KEY" | "CLIENT_SECRET_NOT_ALLOWED" | "INVALID_IDEMPOTENCY_KEY" | "IDEMPOTENCY_KEY_REUSED" | "IDEMPOTENCY_KEY_IN_USE" | "PAYMENT_INTENT_NOT_FOUND" | "TEST_CLOCK_NOT_FOUND" | "ORDER_NOT_FOUND" | "REFUND_NOT_FOUND" | "WEBHOOK_ENDPOINT_NOT_FOUND" | "CUSTOMER_NOT_FOUND" | "PAYMENT_METHOD_NOT_FOUND" | "EVENT_NOT_FOUND" | "INVALID_CAPTURE_METHOD" | "MANUAL_CAPTURE_NOT_ALLOWED_WITH_AUTO_CONFIRM" | "INVALID_STATUS_FOR_CONFIRM" | "INVALID_STATUS_FOR_AUTHENTICATION" | "INVALID_PAYMENT_SOURCE_TOKEN" | "CARD_DECLINED" | "AUTHENTICATION_FAILED" | "PROCESSOR_NOT_CONFIGURED" | "PROCESSOR_UNAVAILABLE" | "INVALID_STATUS_FOR_CAPTURE" | "CAPTURE_AMOUNT_EXCEEDS_AUTHORIZED" | "CAPTURE_CURRENCY_MISMATCH" | "INVALID_CAPTURE_AMOUNT" | "PAYMENT_AUTHORIZATION_EXPIRED" | "INVALID_CANCELLATION_REASON" | "CANNOT_CANCEL_SUCCEEDED_PAYMENT" | "PAYMENT_ALREADY_CANCELED" | "CANNOT_CANCEL_EXPIRED_PAYMENT" | "SCHEDULED_ACTION_AFTER_EXPIRY" | "INVALID_STATUS_FOR_SCHEDULED_ACTION" | "TEST_CLOCK_CANNOT_MOVE_BACKWARDS" | "TEST_CLOCK_NOT_ALLOWED_IN_LIVE_MODE" | "ORDER_CURRENCY_MISMATCH" | "ORDER_LINKED_AMOUNT_NOT_ALLOWED" | "STRICT_INVENTORY_DELAYED_CAPTURE_UNSUPPORTED" | "PAYMENT_ATTEMPT_IN_PROGRESS" | "ORDER_AMOUNT_MISMATCH" | "CAPTURE_AMOUNT_MISMATCH" | "ORDER_LINKED_PAYMENT_INTENT" | "ORDER_NOT_EDITABLE" | "ORDER_NOT_PAYABLE" | "PAYMENT_INTENT_NOT_REFUNDABLE" | "REFUND_AMOUNT_EXCEEDS_CAPTURED" | "INVALID_REFUND_AMOUNT" | "REFUND_CURRENCY_MISMATCH" | "INVALID_EVENT_TYPE";
+        ErrorCode: "INVALID_JSON" | "INVALID_PARAMETER" | "MISSING_PARAMETER" | "UNKNOWN_PARAMETER" | "REQUEST_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "RATE_LIMITED" | "OVERLOADED" | "REQUEST_TIMEOUT" | "MISSING_API_KEY" | "INVALID_API_KEY" | "CLIENT_SECRET_NOT_ALLOWED" | "INVALID_IDEMPOTENCY_KEY" | "IDEMPOTENCY_KEY_REUSED" | "IDEMPOTENCY_KEY_IN_USE" | "PAYMENT_INTENT_NOT_FOUND" | "TEST_CLOCK_NOT_FOUND" | "ORDER_NOT_FOUND" | "REFUND_NOT_FOUND" | "WEBHOOK_ENDPOINT_NOT_FOUND" | "CUSTOMER_NOT_FOUND" | "PAYMENT_METHOD_NOT_FOUND" | "EVENT_NOT_FOUND" | "INVALID_CAPTURE_METHOD" | "MANUAL_CAPTURE_NOT_ALLOWED_WITH_AUTO_CONFIRM" | "INVALID_STATUS_FOR_CONFIRM" | "INVALID_STATUS_FOR_AUTHENTICATION" | "INVALID_PAYMENT_SOURCE_TOKEN" | "CARD_DECLINED" | "AUTHENTICATION_FAILED" | "PROCESSOR_NOT_CONFIGURED" | "PROCESSOR_UNAVAILABLE" | "INVALID_STATUS_FOR_CAPTURE" | "CAPTURE_AMOUNT_EXCEEDS_AUTHORIZED" | "CAPTURE_CURRENCY_MISMATCH" | "INVALID_CAPTURE_AMOUNT" | "PAYMENT_AUTHORIZATION_EXPIRED" | "MULTICAPTURE_NOT_ENABLED" | "INVALID_CANCELLATION_REASON" | "CANNOT_CANCEL_SUCCEEDED_PAYMENT" | "PAYMENT_ALREADY_CANCELED" | "CANNOT_CANCEL_EXPIRED_PAYMENT" | "SCHEDULED_ACTION_AFTER_EXPIRY" | "INVALID_STATUS_FOR_SCHEDULED_ACTION" | "TEST_CLOCK_CANNOT_MOVE_BACKWARDS" | "TEST_CLOCK_NOT_ALLOWED_IN_LIVE_MODE" | "ORDER_CURRENCY_MISMATCH" | "ORDER_LINKED_AMOUNT_NOT_ALLOWED" | "STRICT_INVENTORY_DELAYED_CAPTURE_UNSUPPORTED" | "PAYMENT_ATTEMPT_IN_PROGRESS" | "ORDER_AMOUNT_MISMATCH" | "CAPTURE_AMOUNT_MISMATCH" | "ORDER_LINKED_PAYMENT_INTENT" | "ORDER_NOT_EDITABLE" | "ORDER_NOT_PAYABLE" | "PAYMENT_INTENT_NOT_REFUNDABLE" | "REFUND_AMOUNT_EXCEEDS_CAPTURED" | "INVALID_REFUND_AMOUNT" | "REFUND_CURRENCY_MISMATCH" | "INVALID_EVENT_TYPE";
         /**
          * @description The envelope of every answer that is not a 2xx, as the OpenAPI document shows it.
          *     [`ApiError::body`] writes it.
@@ -1107,7 +1117,7 @@ export interface components {
          * @description An event type.
          * @enum {string}
          */
-        EventType: "payment_intent.created" | "payment_intent.requires_action" | "payment_intent.requires_capture" | "payment_intent.succeeded" | "payment_intent.canceled" | "payment_intent.payment_failed" | "payment_intent.authorization_expiring" | "order.payment_authorized" | "order.payment_captured" | "order.payment_succeeded" | "order.payment_authorization_voided" | "order.payment_authorization_expired" | "order.payment_refunded" | "refund.created" | "refund.succeeded" | "refund.failed";
+        EventType: "payment_intent.created" | "payment_intent.requires_action" | "payment_intent.requires_capture" | "payment_intent.succeeded" | "payment_intent.canceled" | "payment_intent.payment_failed" | "payment_intent.authorization_expiring" | "payment_intent.amount_capturable_updated" | "order.payment_authorized" | "order.payment_captured" | "order.payment_succeeded" | "order.payment_authorization_voided" | "order.payment_authorization_expired" | "order.payment_refunded" | "refund.created" | "refund.succeeded" | "refund.failed";
         HealthOut: {
             /** @description Always `ok`. */
             status: string;
@@ -1248,6 +1258,11 @@ export interface components {
         /** @description An empty body captures the whole hold. */
         OrderCaptureBody: {
             amount_money?: components["schemas"]["MoneyIn"] | null;
+            /**
+             * @description `false` keeps the rest of the hold capturable (an intent created with `multicapture`
+             *     only); the order's `paid_money` grows with each capture. Default `true`.
+             */
+            final_capture?: boolean | null;
             reference?: string | null;
         };
         /** @description An order event's `data`: the order, and the money movement the event reports. */
@@ -1319,6 +1334,8 @@ export interface components {
             /** @description Whether a live key created it. */
             livemode: boolean;
             metadata: components["schemas"]["Metadata"];
+            /** @description Whether the hold may be captured in several parts. */
+            multicapture: boolean;
             next_action?: components["schemas"]["NextAction"] | null;
             /** @description The order this intent pays, if it pays one. */
             order_id?: string | null;
@@ -3861,7 +3878,7 @@ export interface operations {
                     "application/json": components["schemas"]["Data_Order"];
                 };
             };
-            /** @description Bad Request: `INVALID_JSON`, `INVALID_PARAMETER`, `MISSING_PARAMETER`, `UNKNOWN_PARAMETER`, `INVALID_IDEMPOTENCY_KEY`, `PROCESSOR_NOT_CONFIGURED`, `INVALID_STATUS_FOR_CAPTURE`, `CAPTURE_AMOUNT_EXCEEDS_AUTHORIZED`, `CAPTURE_CURRENCY_MISMATCH`, `INVALID_CAPTURE_AMOUNT`, `PAYMENT_AUTHORIZATION_EXPIRED`. */
+            /** @description Bad Request: `INVALID_JSON`, `INVALID_PARAMETER`, `MISSING_PARAMETER`, `UNKNOWN_PARAMETER`, `INVALID_IDEMPOTENCY_KEY`, `PROCESSOR_NOT_CONFIGURED`, `INVALID_STATUS_FOR_CAPTURE`, `CAPTURE_AMOUNT_EXCEEDS_AUTHORIZED`, `CAPTURE_CURRENCY_MISMATCH`, `INVALID_CAPTURE_AMOUNT`, `PAYMENT_AUTHORIZATION_EXPIRED`, `MULTICAPTURE_NOT_ENABLED`. */
             400: {
                 headers: {
                     "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
@@ -3872,7 +3889,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"] & {
                         error?: {
                             /** @enum {string} */
-                            code?: "INVALID_JSON" | "INVALID_PARAMETER" | "MISSING_PARAMETER" | "UNKNOWN_PARAMETER" | "INVALID_IDEMPOTENCY_KEY" | "PROCESSOR_NOT_CONFIGURED" | "INVALID_STATUS_FOR_CAPTURE" | "CAPTURE_AMOUNT_EXCEEDS_AUTHORIZED" | "CAPTURE_CURRENCY_MISMATCH" | "INVALID_CAPTURE_AMOUNT" | "PAYMENT_AUTHORIZATION_EXPIRED";
+                            code?: "INVALID_JSON" | "INVALID_PARAMETER" | "MISSING_PARAMETER" | "UNKNOWN_PARAMETER" | "INVALID_IDEMPOTENCY_KEY" | "PROCESSOR_NOT_CONFIGURED" | "INVALID_STATUS_FOR_CAPTURE" | "CAPTURE_AMOUNT_EXCEEDS_AUTHORIZED" | "CAPTURE_CURRENCY_MISMATCH" | "INVALID_CAPTURE_AMOUNT" | "PAYMENT_AUTHORIZATION_EXPIRED" | "MULTICAPTURE_NOT_ENABLED";
                         };
                     };
                 };
@@ -5153,7 +5170,7 @@ export interface operations {
                     "application/json": components["schemas"]["Data_PaymentIntent"];
                 };
             };
-            /** @description Bad Request: `INVALID_JSON`, `INVALID_PARAMETER`, `MISSING_PARAMETER`, `UNKNOWN_PARAMETER`, `INVALID_IDEMPOTENCY_KEY`, `PROCESSOR_NOT_CONFIGURED`, `INVALID_STATUS_FOR_CAPTURE`, `CAPTURE_AMOUNT_EXCEEDS_AUTHORIZED`, `CAPTURE_CURRENCY_MISMATCH`, `INVALID_CAPTURE_AMOUNT`, `PAYMENT_AUTHORIZATION_EXPIRED`. */
+            /** @description Bad Request: `INVALID_JSON`, `INVALID_PARAMETER`, `MISSING_PARAMETER`, `UNKNOWN_PARAMETER`, `INVALID_IDEMPOTENCY_KEY`, `PROCESSOR_NOT_CONFIGURED`, `INVALID_STATUS_FOR_CAPTURE`, `CAPTURE_AMOUNT_EXCEEDS_AUTHORIZED`, `CAPTURE_CURRENCY_MISMATCH`, `INVALID_CAPTURE_AMOUNT`, `PAYMENT_AUTHORIZATION_EXPIRED`, `MULTICAPTURE_NOT_ENABLED`. */
             400: {
                 headers: {
                     "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
@@ -5164,7 +5181,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"] & {
                         error?: {
                             /** @enum {string} */
-                            code?: "INVALID_JSON" | "INVALID_PARAMETER" | "MISSING_PARAMETER" | "UNKNOWN_PARAMETER" | "INVALID_IDEMPOTENCY_KEY" | "PROCESSOR_NOT_CONFIGURED" | "INVALID_STATUS_FOR_CAPTURE" | "CAPTURE_AMOUNT_EXCEEDS_AUTHORIZED" | "CAPTURE_CURRENCY_MISMATCH" | "INVALID_CAPTURE_AMOUNT" | "PAYMENT_AUTHORIZATION_EXPIRED";
+                            code?: "INVALID_JSON" | "INVALID_PARAMETER" | "MISSING_PARAMETER" | "UNKNOWN_PARAMETER" | "INVALID_IDEMPOTENCY_KEY" | "PROCESSOR_NOT_CONFIGURED" | "INVALID_STATUS_FOR_CAPTURE" | "CAPTURE_AMOUNT_EXCEEDS_AUTHORIZED" | "CAPTURE_CURRENCY_MISMATCH" | "INVALID_CAPTURE_AMOUNT" | "PAYMENT_AUTHORIZATION_EXPIRED" | "MULTICAPTURE_NOT_ENABLED";
                         };
                     };
                 };

@@ -43,6 +43,9 @@ pub struct CreateIntentBody {
     /// A test clock id (`clock_…`): the intent lives on that clock's time.
     pub test_clock: Option<String>,
     pub scheduled_action: Option<ScheduleAtCreationIn>,
+    /// Allow several captures of the hold (`final_capture: false`); manual capture only.
+    #[serde(default)]
+    pub multicapture: bool,
 }
 
 /// `scheduled_action` at creation: relative to the deadline confirm will set.
@@ -81,6 +84,10 @@ pub struct CaptureBody {
     #[serde(default)]
     #[schema(value_type = schemas::Metadata)]
     pub metadata: BTreeMap<String, String>,
+    /// `false` settles this amount and keeps the rest of the hold capturable: an intent created
+    /// with `multicapture` only (else `MULTICAPTURE_NOT_ENABLED`). Default `true`: the rest is
+    /// released and the intent succeeds.
+    pub final_capture: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -212,6 +219,8 @@ pub struct PaymentIntentOut {
     pub order_id: Option<String>,
     /// The test clock (`clock_…`) the intent lives on, if any.
     pub test_clock: Option<String>,
+    /// Whether the hold may be captured in several parts.
+    pub multicapture: bool,
     /// Whether a live key created it.
     pub livemode: bool,
     /// Grows with every change to the intent, starting at 1. An event carries the intent as it was
@@ -284,6 +293,7 @@ impl From<&PaymentIntent> for PaymentIntentOut {
             }),
             order_id: pi.order_id.clone(),
             test_clock: pi.test_clock_id.clone(),
+            multicapture: pi.multicapture,
             livemode: pi.scope.livemode,
             created_at: rfc3339(pi.created_at),
             updated_at: rfc3339(pi.updated_at),

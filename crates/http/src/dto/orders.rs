@@ -102,9 +102,12 @@ pub struct PayOrderBody {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderCaptureBody {
-    /// Part of the hold: the rest is released.
+    /// Part of the hold: the rest is released, unless `final_capture` is `false`.
     pub amount_money: Option<MoneyIn>,
     pub reference: Option<String>,
+    /// `false` keeps the rest of the hold capturable (an intent created with `multicapture`
+    /// only); the order's `paid_money` grows with each capture. Default `true`.
+    pub final_capture: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

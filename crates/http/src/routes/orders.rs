@@ -280,10 +280,16 @@ async fn capture_order_payment_intent(
     let ctx = m.ctx(m.auth.key_only()?);
     let amount = m.body.amount_money.map(Into::into);
     let reference = m.body.reference;
+    let final_capture = m.body.final_capture;
     let decide = || {
-        state
-            .app
-            .capture_order_intent(&ctx, &id, &pid, amount.clone(), reference.clone())
+        state.app.capture_order_intent(
+            &ctx,
+            &id,
+            &pid,
+            amount.clone(),
+            reference.clone(),
+            final_capture,
+        )
     };
     let answer = render(StatusCode::OK, order_out);
     Ok(state.run(&ctx, decide, answer).await)
@@ -292,7 +298,7 @@ async fn capture_order_payment_intent(
 errors!(CaptureOrderIntentErrors: READ BODY IDEMPOTENT PROCESSOR;
     OrderNotFound, PaymentIntentNotFound, CaptureAmountMismatch, InvalidStatusForCapture,
     CaptureAmountExceedsAuthorized, CaptureCurrencyMismatch, InvalidCaptureAmount,
-    PaymentAuthorizationExpired);
+    PaymentAuthorizationExpired, MulticaptureNotEnabled);
 
 /// Void an order's hold
 ///

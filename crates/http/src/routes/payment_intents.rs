@@ -79,6 +79,7 @@ async fn create_payment_intent(
                 offset_before_expiry_seconds: Some(s.offset_before_expiry_seconds),
                 amount: None,
             }),
+            multicapture: body.multicapture,
         },
         payment_source_token: body.payment_source_token,
     };
@@ -224,7 +225,8 @@ errors!(ConfirmIntentErrors: READ BODY IDEMPOTENT PROCESSOR;
 /// Capture a hold
 ///
 /// An empty body captures the whole hold. `amount_money` captures part of it and releases the
-/// rest. A hold is captured at most once.
+/// rest. A hold is captured at most once, unless the intent was created with `multicapture`:
+/// then `final_capture: false` settles the amount and keeps the rest capturable.
 #[utoipa::path(
     post,
     path = "/v1/payment-intents/{id}/capture",
@@ -246,6 +248,7 @@ async fn capture_payment_intent(
         amount: m.body.amount_money.map(Into::into),
         reference: m.body.reference,
         metadata: m.body.metadata,
+        final_capture: m.body.final_capture,
     };
     let decide = || state.app.capture_intent(&ctx, &id, req.clone());
     let answer = render(StatusCode::OK, intent_out);
@@ -255,11 +258,12 @@ async fn capture_payment_intent(
 errors!(CaptureIntentErrors: READ BODY IDEMPOTENT PROCESSOR;
     PaymentIntentNotFound, OrderLinkedPaymentIntent, InvalidStatusForCapture,
     CaptureAmountExceedsAuthorized, CaptureCurrencyMismatch, InvalidCaptureAmount,
-    PaymentAuthorizationExpired);
+    PaymentAuthorizationExpired, MulticaptureNotEnabled);
 
 /// Cancel a payment intent
 ///
-/// Voids the hold, if there is one, and releases the whole amount.
+/// Voids the hold, if there is one, and releases the whole amount. A multicapture intent with
+/// captures behind it releases the rest and becomes `succeeded`.
 #[utoipa::path(
     post,
     path = "/v1/payment-intents/{id}/cancel",

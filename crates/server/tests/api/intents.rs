@@ -86,6 +86,7 @@ fn fresh(id: &str, amount: i64, capture_method: &str) -> Value {
         "scheduled_action": null,
         "order_id": null,
         "test_clock": null,
+        "multicapture": false,
         "livemode": false,
         "created_at": T0_RFC3339,
         "updated_at": T0_RFC3339,

@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod beyond;
 mod cli;
 mod concurrency;
 mod crash;

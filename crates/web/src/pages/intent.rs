@@ -595,6 +595,7 @@ pub(crate) async fn capture(
         }),
         reference: None,
         metadata: Default::default(),
+        final_capture: None,
     };
     let what = format!("capture {id} {amount} {currency}");
     let app = &web.app;

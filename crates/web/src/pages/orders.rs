@@ -341,7 +341,7 @@ pub(crate) async fn capture(
     let outcome = actions::run(
         &web,
         &ctx,
-        || app.capture_order_intent(&ctx, &id, &pid, Some(raw.clone()), None),
+        || app.capture_order_intent(&ctx, &id, &pid, Some(raw.clone()), None, None),
         |o: &Order| Done {
             object: o.id.clone(),
             ..Done::default()
