@@ -166,8 +166,16 @@ impl Holdfast {
             events.extend(self.events(ctx, &confirmed));
             outcome = declined(&confirmed);
             intent = confirmed.intent;
-            // Created and confirmed in one call, the intent is first stored in its confirmed state.
+            // Created and confirmed in one call, the intent is first stored in its confirmed state,
+            // as version 1, which its confirmation's event shows. The `payment_intent.created`
+            // event shows it before that, never stored: version 0, so that versions still order
+            // the two snapshots.
             intent.version = 1;
+            for event in &mut events {
+                if let EventObject::PaymentIntent(snapshot) = &mut event.object {
+                    snapshot.version = snapshot.version.saturating_sub(1);
+                }
+            }
         }
         let unit = UnitOfWork {
             intents: vec![intent.clone()],

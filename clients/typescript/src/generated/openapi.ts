@@ -1109,9 +1109,16 @@ export interface components {
             /** @description The request's id (`req_…`), also in the `X-Request-Id` header and in the server's log. */
             request_id: string;
         };
-        /** @description A recorded change, with the object as it was right after it. */
+        /**
+         * @description A recorded change, with the object as it was right after it. Webhooks can deliver events out
+         *     of order (a retry comes after the events that did not fail); `data.object.version` orders the
+         *     snapshots of one object, and the events of one change share it.
+         */
         Event: {
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the change happened: the object's `updated_at` in that change.
+             */
             created_at: string;
             data: components["schemas"]["EventData"];
             /** @description `evt_…` */
@@ -1276,6 +1283,13 @@ export interface components {
             total_money: components["schemas"]["Money"];
             /** Format: date-time */
             updated_at: string;
+            /**
+             * Format: int64
+             * @description Grows with every change to the order, starting at 1. An event carries the order as it was
+             *     after its change, version included: of two snapshots, the one with the higher version is
+             *     the later (events can arrive out of order).
+             */
+            version: number;
         };
         /** @description An empty body captures the whole hold. */
         OrderCaptureBody: {
@@ -1385,6 +1399,13 @@ export interface components {
             test_clock?: string | null;
             /** Format: date-time */
             updated_at: string;
+            /**
+             * Format: int64
+             * @description Grows with every change to the intent, starting at 1. An event carries the intent as it was
+             *     after its change, version included: of two snapshots, the one with the higher version is
+             *     the later (events can arrive out of order).
+             */
+            version: number;
         };
         /**
          * @description Where a payment intent stands: it waits for a card (`requires_payment_method`), for the buyer's 3D Secure step (`requires_action`) or for a capture (`requires_capture`, a hold), or it ended (`succeeded`, `canceled`, `expired`).
@@ -1434,6 +1455,13 @@ export interface components {
             status: components["schemas"]["RefundStatus"];
             /** Format: date-time */
             updated_at: string;
+            /**
+             * Format: int64
+             * @description Grows with every change to the refund, starting at 1. An event carries the refund as it was
+             *     after its change, version included: of two snapshots, the one with the higher version is
+             *     the later (events can arrive out of order).
+             */
+            version: number;
         };
         /**
          * @description Why the money goes back.

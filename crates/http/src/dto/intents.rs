@@ -238,6 +238,10 @@ pub struct PaymentIntentOut {
     pub incremental_authorization: bool,
     /// Whether a live key created it.
     pub livemode: bool,
+    /// Grows with every change to the intent, starting at 1. An event carries the intent as it was
+    /// after its change, version included: of two snapshots, the one with the higher version is
+    /// the later (events can arrive out of order).
+    pub version: u64,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -309,6 +313,7 @@ impl From<&PaymentIntent> for PaymentIntentOut {
             livemode: pi.scope.livemode,
             created_at: rfc3339(pi.created_at),
             updated_at: rfc3339(pi.updated_at),
+            version: pi.version,
         }
     }
 }
