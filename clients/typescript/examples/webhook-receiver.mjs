@@ -5,6 +5,9 @@ import { createServer } from "node:http";
 import { verifyWebhook, WebhookVerificationError } from "@holdfast/client";
 
 const secret = process.env.HOLDFAST_WEBHOOK_SECRET;
+// The newest snapshot of each object. Deliveries can arrive out of order (a failed attempt is
+// retried after later events went through), so keep a snapshot only if its version is higher.
+const latest = new Map();
 
 const server = createServer((req, res) => {
   const chunks = [];
@@ -13,7 +16,11 @@ const server = createServer((req, res) => {
     try {
       // Verify the raw bytes, exactly as received; parse only what verified.
       const event = verifyWebhook(Buffer.concat(chunks), req.headers, secret);
-      console.log(event.type, event.id, event.data.object.payment_intent_id ?? "");
+      const object = event.data.object;
+      const key = object.refund_id ?? object.payment_intent_id ?? object.order_id;
+      const stale = (latest.get(key)?.version ?? 0) >= object.version;
+      if (!stale) latest.set(key, object);
+      console.log(event.type, event.id, object.payment_intent_id ?? "", object.version, stale ? "stale" : "newest");
       res.writeHead(204).end(); // any 2xx: delivered
     } catch (error) {
       if (!(error instanceof WebhookVerificationError)) throw error;

@@ -201,11 +201,34 @@ export class PaymentIntents {
     ).data;
   }
 
-  /** Captures the whole hold, or `amount_money` of it and releases the rest. */
+  /**
+   * Captures the whole hold, or `amount_money` of it and releases the rest; with `multicapture`,
+   * `final_capture: false` keeps the rest capturable.
+   */
   async capture(id: string, body: BodyOf<"capture_payment_intent"> = {}, options?: RequestOptions): Promise<PaymentIntent> {
     return (
       await this.h.call(true, options, (init) =>
         this.h.raw.POST("/v1/payment-intents/{id}/capture", {
+          params: { path: { id } },
+          body,
+          ...init,
+        }),
+      )
+    ).data;
+  }
+
+  /**
+   * Raises the hold of an intent created with `incremental_authorization` to `amount_money`, the
+   * new total. A decline throws 402 `CARD_DECLINED` and leaves the hold as it was.
+   */
+  async incrementAuthorization(
+    id: string,
+    body: BodyOf<"increment_payment_intent_authorization">,
+    options?: RequestOptions,
+  ): Promise<PaymentIntent> {
+    return (
+      await this.h.call(true, options, (init) =>
+        this.h.raw.POST("/v1/payment-intents/{id}/increment-authorization", {
           params: { path: { id } },
           body,
           ...init,

@@ -64,9 +64,11 @@ describe("README examples", () => {
       () => out.split("\n").find((l) => l.startsWith("payment_intent.succeeded ")),
       15_000,
     );
-    const [, eventId, intentId] = line.split(" ");
+    const [, eventId, intentId, version, freshness] = line.split(" ");
     assert.match(eventId ?? "", /^evt_/);
     assert.equal(intentId, payment_intent.payment_intent_id);
+    assert.equal(Number(version), payment_intent.version);
+    assert.equal(freshness, "newest");
     const deliveries = await waitFor(async () => {
       const list = await holdfast.events.listDeliveries(eventId ?? "");
       return list[0]?.status === "delivered" ? list : undefined;

@@ -77,6 +77,8 @@ error_codes! {
     PaymentAuthorizationExpired => "PAYMENT_AUTHORIZATION_EXPIRED",
     // Beyond one hold: multicapture, incremental authorization, re-authorization (opt-in).
     MulticaptureNotEnabled => "MULTICAPTURE_NOT_ENABLED",
+    IncrementalAuthorizationNotEnabled => "INCREMENTAL_AUTHORIZATION_NOT_ENABLED",
+    InvalidIncrementAmount => "INVALID_INCREMENT_AMOUNT",
     // Payment intents: cancellation.
     InvalidCancellationReason => "INVALID_CANCELLATION_REASON",
     CannotCancelSucceededPayment => "CANNOT_CANCEL_SUCCEEDED_PAYMENT",

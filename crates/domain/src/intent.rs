@@ -153,6 +153,8 @@ pub enum ActionType {
     Void,
     Expiry,
     Refund,
+    /// The hold grew (incremental authorization); the amount is the difference.
+    Increment,
 }
 
 impl ActionType {
@@ -162,6 +164,7 @@ impl ActionType {
         ActionType::Void,
         ActionType::Expiry,
         ActionType::Refund,
+        ActionType::Increment,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -171,6 +174,7 @@ impl ActionType {
             ActionType::Void => "void",
             ActionType::Expiry => "expiry",
             ActionType::Refund => "refund",
+            ActionType::Increment => "increment",
         }
     }
 }
@@ -273,6 +277,9 @@ pub struct PaymentIntent {
     /// Opted in at creation: the hold may be captured in several parts (`final_capture: false`).
     #[serde(default)]
     pub multicapture: bool,
+    /// Opted in at creation: the hold may grow ([`crate::increment`]).
+    #[serde(default)]
+    pub incremental_authorization: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -447,6 +454,8 @@ pub struct CreateRequest {
     pub scheduled_action: Option<ScheduleRequest>,
     /// Opt in to several captures of one hold (manual capture only).
     pub multicapture: bool,
+    /// Opt in to growing the hold later (manual capture only).
+    pub incremental_authorization: bool,
 }
 
 /// What a creation takes besides the request: the new intent's id and client secret (hashed), what
@@ -585,6 +594,13 @@ pub(crate) fn create_for(
             "multicapture needs capture_method manual: only a hold can be captured in parts",
         ));
     }
+    if req.incremental_authorization && capture_method != CaptureMethod::Manual {
+        return Err(Rejection::param(
+            ErrorCode::InvalidParameter,
+            "incremental_authorization",
+            "incremental_authorization needs capture_method manual: only a hold can grow",
+        ));
+    }
     let scheduled_action = match &req.scheduled_action {
         None => None,
         Some(schedule) => Some(schedule_at_creation(schedule, capture_method)?),
@@ -626,6 +642,7 @@ pub(crate) fn create_for(
         expiry_warning_lead_seconds: new.expiry_warning_lead_seconds,
         expiry_warning_at: None,
         multicapture: req.multicapture,
+        incremental_authorization: req.incremental_authorization,
         created_at: now,
         updated_at: now,
     };

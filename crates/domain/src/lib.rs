@@ -11,6 +11,7 @@ pub mod customer;
 pub mod error;
 pub mod event;
 pub mod event_type;
+pub mod increment;
 pub mod intent;
 pub mod metadata;
 pub mod money;

@@ -63,6 +63,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | InvalidCaptureAmount
         | PaymentAuthorizationExpired
         | MulticaptureNotEnabled
+        | IncrementalAuthorizationNotEnabled
+        | InvalidIncrementAmount
         | InvalidCancellationReason
         | CannotCancelSucceededPayment
         | PaymentAlreadyCanceled

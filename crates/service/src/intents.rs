@@ -5,6 +5,7 @@
 //! the intent id and the operation ([`processor_key`]), so a repeated call is the same call.
 
 use holdfast_domain::event::{Event, EventObject};
+use holdfast_domain::increment::{self, IncrementRequest, IncrementResult};
 use holdfast_domain::intent::{
     self, Capture, CaptureMethod, CaptureRequest, CreateRequest, Ctx, NewIntent, PaymentIntent,
     PaymentSource, Status, Transition,
@@ -12,8 +13,8 @@ use holdfast_domain::intent::{
 use holdfast_domain::order;
 use holdfast_domain::{ErrorCode, Money, Rejection, Scope, Timestamp};
 use holdfast_processor::{
-    AuthenticateCall, AuthorizationPurpose, AuthorizeCall, CaptureCall, CaptureMode, VoidCall,
-    to_domain,
+    AuthenticateCall, AuthorizationPurpose, AuthorizeCall, CaptureCall, CaptureMode, IncrementCall,
+    Outcome, VoidCall, to_domain,
 };
 use holdfast_store::{EventFilter, IntentFilter, IntentOrder, Page, PageRequest, UnitOfWork};
 
@@ -165,8 +166,16 @@ impl Holdfast {
             events.extend(self.events(ctx, &confirmed));
             outcome = declined(&confirmed);
             intent = confirmed.intent;
-            // Created and confirmed in one call, the intent is first stored in its confirmed state.
+            // Created and confirmed in one call, the intent is first stored in its confirmed state,
+            // as version 1, which its confirmation's event shows. The `payment_intent.created`
+            // event shows it before that, never stored: version 0, so that versions still order
+            // the two snapshots.
             intent.version = 1;
+            for event in &mut events {
+                if let EventObject::PaymentIntent(snapshot) = &mut event.object {
+                    snapshot.version = snapshot.version.saturating_sub(1);
+                }
+            }
         }
         let unit = UnitOfWork {
             intents: vec![intent.clone()],
@@ -321,6 +330,49 @@ impl Holdfast {
             intent::apply_capture(current, amount, capture, c)
         });
         Ok(self.decision(ctx, transition))
+    }
+
+    /// `POST /v1/payment-intents/{id}/increment-authorization`: asks the processor to raise the
+    /// hold to the new total. A decline is recorded (a failed `increment` action) and answered
+    /// with the decline; the hold stays as it was.
+    pub async fn increment_intent(
+        &self,
+        ctx: &RequestCtx,
+        id: &str,
+        req: IncrementRequest,
+    ) -> Result<Decision<PaymentIntent>, ServiceError> {
+        let current = self.load_intent(&ctx.scope, id).await?;
+        intent::check_standalone(&current)?;
+        let now = self.time_of(&current).await?;
+        let total = increment::decide_increment(&current, &req, now)?;
+        let processor = self.processor(&ctx.scope)?;
+        let request_id = ctx.request_id.as_deref();
+        let outcome = processor
+            .increment_authorization(IncrementCall {
+                idempotency_key: processor_key(&current, Call::Increment { request_id }),
+                reference: current.processor_ref.clone().unwrap_or_default(),
+                new_total: total,
+            })
+            .await
+            .and_then(|outcome| match outcome {
+                Outcome::Declined(decline) => Ok(IncrementResult::Declined(
+                    to_domain::payment_error(&decline),
+                )),
+                other => to_domain::carried_out(other).map(|_| IncrementResult::Approved),
+            })
+            .map_err(ServiceError::from_payment_call)?;
+        let transition = self.apply(ctx, now, |c| {
+            increment::apply_increment(&current, total, &outcome, c)
+        });
+        let unit = self.unit(ctx, &transition);
+        let outcome = match outcome {
+            IncrementResult::Approved => Ok(transition.intent),
+            IncrementResult::Declined(error) => Err(ServiceError::Declined {
+                intent: Box::new(transition.intent),
+                error,
+            }),
+        };
+        Ok(Decision { unit, outcome })
     }
 
     pub async fn cancel_intent(
@@ -483,6 +535,10 @@ pub(crate) enum Call<'a> {
     Capture {
         request_id: Option<&'a str>,
     },
+    /// An increment decided on the current version by one request: each is its own call.
+    Increment {
+        request_id: Option<&'a str>,
+    },
     Void,
 }
 
@@ -513,6 +569,12 @@ pub(crate) fn processor_key(intent: &PaymentIntent, call: Call<'_>) -> String {
             )
         ),
         Call::Authenticate => format!("{}:authenticate:{}", intent.id, intent.version),
+        Call::Increment { request_id } => format!(
+            "{}:increment:{}:{}",
+            intent.id,
+            intent.version,
+            request_id.unwrap_or("worker")
+        ),
         Call::Capture { .. } if !intent.multicapture => format!("{}:capture", intent.id),
         Call::Capture { request_id } => format!(
             "{}:capture:{}:{}",

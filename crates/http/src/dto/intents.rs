@@ -46,6 +46,19 @@ pub struct CreateIntentBody {
     /// Allow several captures of the hold (`final_capture: false`); manual capture only.
     #[serde(default)]
     pub multicapture: bool,
+    /// Allow the hold to grow later (`/increment-authorization`); manual capture only.
+    #[serde(default)]
+    pub incremental_authorization: bool,
+}
+
+/// The hold's new total.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(examples(json!({"amount_money": {"amount": 15000, "currency": "USD"}})))]
+pub struct IncrementAuthorizationBody {
+    /// The new total to hold (not the difference): above the current authorized amount, in its
+    /// currency.
+    pub amount_money: Option<MoneyIn>,
 }
 
 /// `scheduled_action` at creation: relative to the deadline confirm will set.
@@ -221,8 +234,14 @@ pub struct PaymentIntentOut {
     pub test_clock: Option<String>,
     /// Whether the hold may be captured in several parts.
     pub multicapture: bool,
+    /// Whether the hold may grow (`/increment-authorization`).
+    pub incremental_authorization: bool,
     /// Whether a live key created it.
     pub livemode: bool,
+    /// Grows with every change to the intent, starting at 1. An event carries the intent as it was
+    /// after its change, version included: of two snapshots, the one with the higher version is
+    /// the later (events can arrive out of order).
+    pub version: u64,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -290,9 +309,11 @@ impl From<&PaymentIntent> for PaymentIntentOut {
             order_id: pi.order_id.clone(),
             test_clock: pi.test_clock_id.clone(),
             multicapture: pi.multicapture,
+            incremental_authorization: pi.incremental_authorization,
             livemode: pi.scope.livemode,
             created_at: rfc3339(pi.created_at),
             updated_at: rfc3339(pi.updated_at),
+            version: pi.version,
         }
     }
 }

@@ -171,6 +171,10 @@ pub struct OrderOut {
     pub livemode: bool,
     #[schema(format = DateTime)]
     pub canceled_at: Option<String>,
+    /// Grows with every change to the order, starting at 1. An event carries the order as it was
+    /// after its change, version included: of two snapshots, the one with the higher version is
+    /// the later (events can arrive out of order).
+    pub version: u64,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -223,6 +227,7 @@ impl From<&Order> for OrderOut {
             canceled_at: o.canceled_at.map(rfc3339),
             created_at: rfc3339(o.created_at),
             updated_at: rfc3339(o.updated_at),
+            version: o.version,
         }
     }
 }

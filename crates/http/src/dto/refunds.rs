@@ -51,6 +51,10 @@ pub struct RefundOut {
     #[schema(value_type = schemas::Metadata)]
     pub metadata: BTreeMap<String, String>,
     pub livemode: bool,
+    /// Grows with every change to the refund, starting at 1. An event carries the refund as it was
+    /// after its change, version included: of two snapshots, the one with the higher version is
+    /// the later (events can arrive out of order).
+    pub version: u64,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -72,6 +76,7 @@ impl From<&Refund> for RefundOut {
             livemode: r.scope.livemode,
             created_at: rfc3339(r.created_at),
             updated_at: rfc3339(r.updated_at),
+            version: r.version,
         }
     }
 }

@@ -58,7 +58,9 @@ pub struct OrderEventData {
     pub refunded_money: Option<MoneyOut>,
 }
 
-/// A recorded change, with the object as it was right after it.
+/// A recorded change, with the object as it was right after it. Webhooks can deliver events out
+/// of order (a retry comes after the events that did not fail); `data.object.version` orders the
+/// snapshots of one object, and the events of one change share it.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Event)]
 pub struct EventOut {
@@ -67,6 +69,7 @@ pub struct EventOut {
     #[serde(rename = "type")]
     #[schema(value_type = schemas::EventType)]
     pub kind: &'static str,
+    /// When the change happened: the object's `updated_at` in that change.
     #[schema(format = DateTime)]
     pub created_at: String,
     pub livemode: bool,

@@ -3,6 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use holdfast_domain::increment::IncrementRequest;
 use holdfast_domain::intent::{
     CaptureMethod, CaptureRequest, CreateRequest, ScheduleRequest, Status,
 };
@@ -14,8 +15,8 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::dto::{
     ActionOut, CancelBody, CaptureBody, ClientConfirmation, ConfirmBody, CreateIntentBody,
-    CreatedIntentOut, Data, EmptyBody, IdempotencyKeyHeader, List, ListIntentsQuery, PageQuery,
-    PaymentIntentOut, ScheduledActionBody, parse_rfc3339,
+    CreatedIntentOut, Data, EmptyBody, IdempotencyKeyHeader, IncrementAuthorizationBody, List,
+    ListIntentsQuery, PageQuery, PaymentIntentOut, ScheduledActionBody, parse_rfc3339,
 };
 use crate::error::ApiError;
 use crate::extract::{Auth, Mutation, Query};
@@ -31,6 +32,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(confirm_payment_intent))
         .routes(routes!(capture_payment_intent))
         .routes(routes!(cancel_payment_intent))
+        .routes(routes!(increment_payment_intent_authorization))
         .routes(routes!(list_payment_intent_actions))
         .routes(routes!(set_scheduled_action, clear_scheduled_action))
 }
@@ -80,6 +82,7 @@ async fn create_payment_intent(
                 amount: None,
             }),
             multicapture: body.multicapture,
+            incremental_authorization: body.incremental_authorization,
         },
         payment_source_token: body.payment_source_token,
     };
@@ -259,6 +262,40 @@ errors!(CaptureIntentErrors: READ BODY IDEMPOTENT PROCESSOR;
     PaymentIntentNotFound, OrderLinkedPaymentIntent, InvalidStatusForCapture,
     CaptureAmountExceedsAuthorized, CaptureCurrencyMismatch, InvalidCaptureAmount,
     PaymentAuthorizationExpired, MulticaptureNotEnabled);
+
+/// Increment a hold
+///
+/// Raises the hold of an intent created with `incremental_authorization` to `amount_money`, the
+/// new total: `authorized` and `capturable` grow by the difference and the deadline stays. A
+/// decline answers 402 `CARD_DECLINED` and leaves the hold as it was.
+#[utoipa::path(
+    post,
+    path = "/v1/payment-intents/{id}/increment-authorization",
+    tag = TAG,
+    params(("id" = String, Path, description = "The intent's id, `pi_…`"), IdempotencyKeyHeader),
+    request_body = IncrementAuthorizationBody,
+    responses(
+        (status = OK, description = "The intent with its grown hold", body = Data<PaymentIntentOut>),
+        IncrementIntentErrors,
+    )
+)]
+async fn increment_payment_intent_authorization(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    m: Mutation<IncrementAuthorizationBody>,
+) -> Result<Response, ApiError> {
+    let ctx = m.ctx(m.auth.key_only()?);
+    let req = IncrementRequest {
+        amount: m.body.amount_money.map(Into::into),
+    };
+    let decide = || state.app.increment_intent(&ctx, &id, req.clone());
+    let answer = render(StatusCode::OK, intent_out);
+    Ok(state.run(&ctx, decide, answer).await)
+}
+
+errors!(IncrementIntentErrors: READ BODY IDEMPOTENT PROCESSOR;
+    PaymentIntentNotFound, OrderLinkedPaymentIntent, IncrementalAuthorizationNotEnabled,
+    InvalidStatusForCapture, PaymentAuthorizationExpired, InvalidIncrementAmount, CardDeclined);
 
 /// Cancel a payment intent
 ///

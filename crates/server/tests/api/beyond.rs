@@ -1,4 +1,5 @@
-//! Beyond one hold (issue 16), end to end on both backends: multicapture (split shipments).
+//! Beyond one hold (issue 16), end to end on both backends: multicapture (split shipments) and
+//! incremental authorization (tabs that grow).
 //! Each capability is opt-in, so every test also checks that the contract's one-shot hold is
 //! untouched without the opt-in.
 
@@ -17,6 +18,8 @@ both_backends!(
     multicapture_void_and_expiry_after_a_capture_end_succeeded,
     multicapture_refunds_apply_to_the_total_captured,
     multicapture_on_an_order_moves_paid_with_each_capture,
+    increment_grows_the_hold_and_keeps_the_deadline,
+    increment_refusals_in_order_and_a_decline_leaves_the_hold,
 );
 
 /// The sandbox hold: seven days less one second.
@@ -509,4 +512,176 @@ async fn multicapture_on_an_order_moves_paid_with_each_capture(app: &TestApp) {
     assert_eq!(captured.len(), 2);
     assert_eq!(captured[1]["data"]["captured_money"], usd(4_000));
     assert_eq!(app.events_of_type("order.payment_succeeded").await.len(), 1);
+}
+
+async fn increment_grows_the_hold_and_keeps_the_deadline(app: &TestApp) {
+    let id = held_with(
+        app,
+        10_000,
+        json!({"incremental_authorization": true}),
+        "pm_card_visa",
+    )
+    .await;
+    let before = app.intent(&id).await;
+    assert_eq!(before["incremental_authorization"], true);
+    app.clock.advance(3_600);
+    let path = pi_path(&id, "increment-authorization");
+    let res = app
+        .request(Method::POST, &path)
+        .idem("tab-1")
+        .json(&json!({"amount_money": usd(14_500)}))
+        .send()
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    let pi = res.intent();
+    assert_eq!(pi["status"], "requires_capture");
+    assert_money(pi, 14_500, 14_500, 0, 0);
+    assert_eq!(pi["amount_money"], usd(14_500));
+    assert_eq!(
+        pi["authorization_expires_at"],
+        before["authorization_expires_at"]
+    );
+    assert_eq!(pi["authorized_at"], before["authorized_at"]);
+    // A keyed retry replays; it does not grow the hold again.
+    let again = app
+        .request(Method::POST, &path)
+        .idem("tab-1")
+        .json(&json!({"amount_money": usd(14_500)}))
+        .send()
+        .await;
+    assert_eq!(again.text, res.text);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    // The same total again is no increment.
+    app.post(&path, json!({"amount_money": usd(14_500)}))
+        .await
+        .assert_error(400, "INVALID_INCREMENT_AMOUNT", Some("amount_money.amount"));
+    let last = app.actions_of(&id).await.pop().unwrap();
+    assert_eq!(
+        (&last["type"], &last["status"], &last["amount_money"]),
+        (&json!("increment"), &json!("succeeded"), &usd(4_500))
+    );
+    assert_eq!(
+        app.event_types_of(&id).await,
+        [
+            "payment_intent.created",
+            "payment_intent.requires_capture",
+            "payment_intent.amount_capturable_updated",
+        ]
+    );
+    // The grown hold captures in full.
+    let res = app.post(&pi_path(&id, "capture"), json!({})).await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_money(res.intent(), 14_500, 0, 14_500, 0);
+    // After capture there is no hold to grow.
+    app.post(&path, json!({"amount_money": usd(20_000)}))
+        .await
+        .assert_error(400, "INVALID_STATUS_FOR_CAPTURE", None);
+}
+
+async fn increment_refusals_in_order_and_a_decline_leaves_the_hold(app: &TestApp) {
+    // Manual capture only.
+    app.post(
+        "/v1/payment-intents",
+        json!({"amount_money": usd(1_000), "capture_method": "automatic", "incremental_authorization": true}),
+    )
+    .await
+    .assert_error(400, "INVALID_PARAMETER", Some("incremental_authorization"));
+    // Without the opt-in.
+    let one_shot = app.hold(10_000).await;
+    assert_eq!(
+        app.intent(&one_shot).await["incremental_authorization"],
+        false
+    );
+    app.post(
+        &pi_path(&one_shot, "increment-authorization"),
+        json!({"amount_money": usd(12_000)}),
+    )
+    .await
+    .assert_error(400, "INCREMENTAL_AUTHORIZATION_NOT_ENABLED", None);
+
+    let id = held_with(
+        app,
+        10_000,
+        json!({"incremental_authorization": true}),
+        "pm_card_visa",
+    )
+    .await;
+    let path = pi_path(&id, "increment-authorization");
+    app.post(&path, json!({}))
+        .await
+        .assert_error(400, "MISSING_PARAMETER", Some("amount_money"));
+    for (body, code, param) in [
+        (
+            usd(9_000),
+            "INVALID_INCREMENT_AMOUNT",
+            "amount_money.amount",
+        ),
+        (usd(0), "INVALID_INCREMENT_AMOUNT", "amount_money.amount"),
+        (
+            json!({"amount": 12_000, "currency": "EUR"}),
+            "INVALID_INCREMENT_AMOUNT",
+            "amount_money.currency",
+        ),
+    ] {
+        app.post(&path, json!({"amount_money": body}))
+            .await
+            .assert_error(400, code, Some(param));
+    }
+    app.post(&path, json!({"amount_money": usd(12_000), "extra": 1}))
+        .await
+        .assert_error(400, "UNKNOWN_PARAMETER", Some("extra"));
+    assert_money(&app.intent(&id).await, 10_000, 10_000, 0, 0);
+    // Past the deadline the hold lapsed.
+    let lapsing = held_with(
+        app,
+        10_000,
+        json!({"incremental_authorization": true}),
+        "pm_card_visa",
+    )
+    .await;
+    // The decline card: 402, the hold unchanged, the attempt recorded.
+    let declining = held_with(
+        app,
+        10_000,
+        json!({"incremental_authorization": true}),
+        "pm_card_incrementDeclined",
+    )
+    .await;
+    let before = app.intent(&declining).await;
+    let res = app
+        .post(
+            &pi_path(&declining, "increment-authorization"),
+            json!({"amount_money": usd(15_000)}),
+        )
+        .await;
+    res.assert_error(402, "CARD_DECLINED", None);
+    assert_eq!(res.json["error"]["decline_code"], "generic_decline");
+    assert_eq!(res.json["error"]["payment_intent_id"], declining.as_str());
+    let after = app.intent(&declining).await;
+    assert_money(&after, 10_000, 10_000, 0, 0);
+    for field in [
+        "status",
+        "amount_money",
+        "authorization_expires_at",
+        "last_payment_error",
+    ] {
+        assert_eq!(after[field], before[field], "{field}");
+    }
+    let last = app.actions_of(&declining).await.pop().unwrap();
+    assert_eq!(
+        (&last["type"], &last["status"], &last["amount_money"]),
+        (&json!("increment"), &json!("failed"), &usd(5_000))
+    );
+    // The hold is still there to capture.
+    let res = app.post(&pi_path(&declining, "capture"), json!({})).await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_money(res.intent(), 10_000, 0, 10_000, 0);
+
+    app.clock.set(Timestamp(T0 + HOLD_SECONDS + 1));
+    app.post(
+        &pi_path(&lapsing, "increment-authorization"),
+        json!({"amount_money": usd(12_000)}),
+    )
+    .await
+    .assert_error(400, "PAYMENT_AUTHORIZATION_EXPIRED", None);
 }

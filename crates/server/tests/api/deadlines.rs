@@ -262,6 +262,7 @@ async fn expiry_is_visible_before_any_worker_runs(app: &TestApp) {
     assert_eq!(after["updated_at"], rfc3339(DEADLINE + 86_400));
     let mut expected = before.clone();
     expected["updated_at"] = after["updated_at"].clone();
+    expected["version"] = json!(3);
     assert_eq!(after, expected);
     assert_recorded_expiry(app, &id, 12_900, DEADLINE).await;
     capture(app, &id, json!({}))

@@ -87,9 +87,11 @@ fn fresh(id: &str, amount: i64, capture_method: &str) -> Value {
         "order_id": null,
         "test_clock": null,
         "multicapture": false,
+        "incremental_authorization": false,
         "livemode": false,
         "created_at": T0_RFC3339,
         "updated_at": T0_RFC3339,
+        "version": 1,
     })
 }
 
@@ -103,6 +105,7 @@ fn held(id: &str, amount: i64, brand: &str, last_four: &str) -> Value {
     v["authorization_expires_at"] = json!(DEADLINE);
     v["payment_method_brand"] = json!(brand);
     v["payment_method_last_four"] = json!(last_four);
+    v["version"] = json!(2);
     v
 }
 
@@ -211,6 +214,7 @@ async fn contract_hold_confirm_partial_capture(app: &TestApp) {
     expected["released_amount_money"] = usd(3100);
     expected["captured_at"] = json!("2026-07-03T02:57:40Z");
     expected["updated_at"] = json!("2026-07-03T02:57:40Z");
+    expected["version"] = json!(3);
     assert_eq!(res.json, json!({"data": expected}));
     assert_money(res.intent(), 12900, 0, 9800, 3100);
     // After capture, amount_money is what settled.
@@ -252,6 +256,7 @@ async fn contract_full_capture_with_empty_body_or_empty_object(app: &TestApp) {
         expected["captured_amount_money"] = usd(12900);
         expected["captured_at"] = json!("2026-07-03T02:57:40Z");
         expected["updated_at"] = json!("2026-07-03T02:57:40Z");
+        expected["version"] = json!(3);
         assert_eq!(res.json, json!({"data": expected}));
         assert_money(res.intent(), 12900, 0, 12900, 0);
         assert_eq!(app.intent(id).await, expected);
@@ -273,6 +278,7 @@ async fn contract_void_the_hold(app: &TestApp) {
     expected["canceled_at"] = json!(T0_RFC3339);
     expected["capturable_amount_money"] = usd(0);
     expected["released_amount_money"] = usd(12900);
+    expected["version"] = json!(3);
     assert_eq!(res.json, json!({"data": expected}));
     assert_money(res.intent(), 12900, 0, 0, 12900);
     assert_eq!(app.intent(&id).await, expected);
@@ -636,7 +642,10 @@ async fn auto_confirm_with_automatic_capture_charges_in_one_call(app: &TestApp) 
     );
     // Each event carries the intent as it was at that step.
     let events = app.events_of(id).await;
-    assert_eq!(events[0]["data"]["object"], fresh(id, 5000, "automatic"));
+    // Stored first as confirmed (version 1); the created event's snapshot, never stored, is 0.
+    let mut created = fresh(id, 5000, "automatic");
+    created["version"] = json!(0);
+    assert_eq!(events[0]["data"]["object"], created);
     assert_eq!(events[1]["data"]["object"], expected);
     let actions = app.actions_of(id).await;
     let kinds: Vec<_> = actions.iter().map(|a| a["type"].clone()).collect();
@@ -749,6 +758,7 @@ async fn confirm_automatic_succeeds_with_captured_at(app: &TestApp) {
     expected["updated_at"] = json!("2026-07-03T02:57:25Z");
     expected["payment_method_brand"] = json!("mastercard");
     expected["payment_method_last_four"] = json!("4444");
+    expected["version"] = json!(2);
     assert_eq!(res.json, json!({"data": expected}));
     assert_money(res.intent(), 3000, 0, 3000, 0);
     assert_eq!(
@@ -1097,6 +1107,7 @@ async fn cancel_from_each_cancelable_status(app: &TestApp) {
     expected["cancellation_reason"] = json!("duplicate");
     expected["canceled_at"] = json!("2026-07-03T02:57:30Z");
     expected["updated_at"] = json!("2026-07-03T02:57:30Z");
+    expected["version"] = json!(2);
     assert_eq!(res.json, json!({"data": expected}));
     assert_eq!(app.actions_of(&waiting).await, Vec::<Value>::new());
 

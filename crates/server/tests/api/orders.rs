@@ -103,6 +103,7 @@ fn fresh_rental(id: &str) -> Value {
         "canceled_at": null,
         "created_at": T0_RFC3339,
         "updated_at": T0_RFC3339,
+        "version": 1,
     })
 }
 
@@ -444,6 +445,7 @@ async fn contract_walkthrough_hold_then_capture_through_the_order(app: &TestApp)
     assert_eq!(app.intent(&pid).await, created);
     let mut expected = fresh_rental(&oid);
     expected["payment_intent_ids"] = json!([pid]);
+    expected["version"] = json!(2);
     assert_eq!(app.order(&oid).await, expected);
 
     // The buyer pays 67 s later, so the hold's deadline is the contract's own example.
@@ -465,6 +467,7 @@ async fn contract_walkthrough_hold_then_capture_through_the_order(app: &TestApp)
         "capturable_money": {"amount": 18500, "currency": "USD"},
         "expires_at": "2026-07-10T02:58:26Z",
     });
+    expected["version"] = json!(3);
     expected["updated_at"] = json!("2026-07-03T02:58:27Z");
     assert_eq!(res.json, json!({"data": expected}));
     let after_pay = expected.clone();
@@ -509,6 +512,7 @@ async fn contract_walkthrough_hold_then_capture_through_the_order(app: &TestApp)
         "amount_due_money": {"amount": 0, "currency": "USD"},
         "refunded_money": usd(0),
     });
+    expected["version"] = json!(4);
     expected["updated_at"] = json!("2026-07-04T02:58:27Z");
     assert_eq!(res.json, json!({"data": expected}));
     assert_eq!(app.order(&oid).await, expected);
@@ -612,6 +616,7 @@ async fn create_computes_the_total_and_shows_every_field(app: &TestApp) {
         "canceled_at": null,
         "created_at": T0_RFC3339,
         "updated_at": T0_RFC3339,
+        "version": 1,
     });
     assert_eq!(res.json, json!({"data": expected}));
     assert_eq!(app.order(&oid).await, expected);
@@ -884,6 +889,7 @@ async fn patch_replaces_the_fields_it_names(app: &TestApp) {
     expected["reference"] = json!("R-1");
     expected["metadata"] = json!({"a": "1"});
     expected["updated_at"] = json!("2026-07-03T02:57:30Z");
+    expected["version"] = json!(2);
     assert_eq!(res.json, json!({"data": expected}));
     assert_eq!(app.order(&oid).await, expected);
 
@@ -899,6 +905,7 @@ async fn patch_replaces_the_fields_it_names(app: &TestApp) {
     expected["reference"] = Value::Null;
     expected["total_money"] = usd(9800);
     expected["settlement_amounts"]["amount_due_money"] = usd(9800);
+    expected["version"] = json!(3);
     assert_eq!(res.json["data"], expected);
 
     // Metadata and discounts are replaced whole.
@@ -913,6 +920,7 @@ async fn patch_replaces_the_fields_it_names(app: &TestApp) {
     expected["discounts"] = json!([]);
     expected["total_money"] = usd(10000);
     expected["settlement_amounts"]["amount_due_money"] = usd(10000);
+    expected["version"] = json!(4);
     assert_eq!(res.json["data"], expected);
 
     // Bad input is refused with its param and changes nothing.
@@ -999,6 +1007,7 @@ async fn financials_lock_while_a_hold_is_active_and_after_payment(app: &TestApp)
     expected["reference"] = json!("REF-9");
     expected["metadata"] = json!({"note": "deposit"});
     expected["updated_at"] = json!("2026-07-03T02:57:25Z");
+    expected["version"] = json!(4);
     assert_eq!(res.json["data"], expected);
     assert_order_money(&res.json["data"], 18500, 18500, 0, 18500);
 
@@ -1073,6 +1082,7 @@ async fn cancel_an_open_unpaid_order(app: &TestApp) {
     expected["canceled_at"] = json!("2026-07-03T02:57:50Z");
     expected["updated_at"] = json!("2026-07-03T02:57:50Z");
     expected["payment_intent_ids"] = json!([pid]);
+    expected["version"] = json!(3);
     assert_eq!(res.json, json!({"data": expected}));
     assert_eq!(app.order(&oid).await, expected);
 
@@ -1351,6 +1361,7 @@ async fn an_automatic_intent_pays_the_order(app: &TestApp) {
     expected["settlement_amounts"]["paid_money"] = usd(18500);
     expected["settlement_amounts"]["amount_due_money"] = usd(0);
     expected["updated_at"] = json!("2026-07-03T02:57:35Z");
+    expected["version"] = json!(3);
     assert_eq!(res.json, json!({"data": expected}));
     assert_eq!(app.order(&oid).await, expected);
     let intent = app.intent(&pid).await;
@@ -1798,6 +1809,7 @@ async fn void_through_the_order_releases_the_hold(app: &TestApp) {
         "expires_at": null,
     });
     expected["updated_at"] = json!("2026-07-03T02:59:20Z");
+    expected["version"] = json!(4);
     assert_eq!(res.json, json!({"data": expected}));
     assert_eq!(app.order(&oid).await, expected);
     let intent = app.intent(&pid).await;
@@ -2027,6 +2039,7 @@ async fn an_expired_order_hold_releases_the_order(app: &TestApp) {
         "expires_at": null,
     });
     expected["updated_at"] = json!("2026-07-10T02:57:20Z");
+    expected["version"] = json!(4);
     assert_eq!(order, expected);
     assert_eq!(order["status"], "open");
     assert_order_money(&order, 0, 0, 0, 18500);

@@ -88,6 +88,8 @@ fn refund_json(
         "livemode": false,
         "created_at": at,
         "updated_at": at,
+        // Created, then resolved: two changes.
+        "version": if status == "pending" { 1 } else { 2 },
     })
 }
 
@@ -787,6 +789,7 @@ async fn refund_events_once_each_with_the_refund_as_object(app: &TestApp) {
         // refund.created carries the refund as it was reserved: pending.
         let mut pending = refund.clone();
         pending["status"] = json!("pending");
+        pending["version"] = json!(1);
         assert_eq!(created["data"], json!({"object": pending}), "{created}");
         assert_eq!(succeeded["data"], json!({"object": refund}), "{succeeded}");
         for event in [created, succeeded] {

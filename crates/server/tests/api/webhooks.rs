@@ -55,6 +55,12 @@ enum Answer {
     RetryAfter(u16, u32),
     /// 200 after sleeping this long.
     Slow(Duration),
+    /// 500 to `percent` of attempts, chosen at random, but to no event more than `max_per_event`
+    /// times (so a retry schedule long enough always ends delivered); otherwise 200.
+    Flaky {
+        percent: u32,
+        max_per_event: u32,
+    },
 }
 
 /// One request as the receiver got it.
@@ -71,6 +77,8 @@ struct Receipt {
     /// Every `v1,` signature checked with `standardwebhooks`, on arrival, against the secrets the
     /// receiver was told to expect: one signature per secret, each valid.
     verified: Result<(), String>,
+    /// The status the receiver answered.
+    status: u16,
 }
 
 impl Receipt {
@@ -94,6 +102,8 @@ struct Inbox {
     script: VecDeque<Answer>,
     otherwise: Option<Answer>,
     secrets: Vec<String>,
+    /// The 500s a flaky receiver gave each event.
+    failures: BTreeMap<String, u32>,
 }
 
 /// A real HTTP server on 127.0.0.1 recording what it is sent.
@@ -193,8 +203,29 @@ async fn receive(
     let answer = {
         let mut inbox = inbox.lock().unwrap();
         let verified = check_signatures(&inbox.secrets, &headers, &body);
+        let otherwise = inbox.otherwise.unwrap_or(Answer::Status(200));
+        let id = header("webhook-id");
+        let answer = match inbox.script.pop_front().unwrap_or(otherwise) {
+            Answer::Flaky {
+                percent,
+                max_per_event,
+            } => {
+                let failures = inbox.failures.entry(id.clone()).or_default();
+                if *failures < max_per_event && rand::random_range(0..100) < percent {
+                    *failures += 1;
+                    Answer::Status(500)
+                } else {
+                    Answer::Status(200)
+                }
+            }
+            answer => answer,
+        };
+        let status = match answer {
+            Answer::Status(code) | Answer::RetryAfter(code, _) => code,
+            Answer::Slow(_) | Answer::Flaky { .. } => 200,
+        };
         inbox.receipts.push(Receipt {
-            id: header("webhook-id"),
+            id,
             timestamp: header("webhook-timestamp").parse().unwrap_or(0),
             signature: header("webhook-signature"),
             content_type: header("content-type"),
@@ -202,9 +233,9 @@ async fn receive(
             body: body.to_vec(),
             at,
             verified,
+            status,
         });
-        let otherwise = inbox.otherwise.unwrap_or(Answer::Status(200));
-        inbox.script.pop_front().unwrap_or(otherwise)
+        answer
     };
     match answer {
         Answer::Status(code) => StatusCode::from_u16(code).unwrap().into_response(),
@@ -217,6 +248,7 @@ async fn receive(
             tokio::time::sleep(pause).await;
             StatusCode::OK.into_response()
         }
+        Answer::Flaky { .. } => StatusCode::OK.into_response(),
     }
 }
 
@@ -1824,6 +1856,217 @@ async fn deliveries_survive_sigkill_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliveries_survive_sigkill_postgres() {
     deliveries_survive_sigkill(Backend::Postgres).await;
+}
+
+/// Events arrive out of order and the versions put each object's snapshots back in order. Two
+/// endpoints, one answering 500 to about 30 % of attempts and one healthy, retries after 1 s, 36
+/// hold-capture-refund flows and two orders (192 events), and `holdfast serve` killed with SIGKILL
+/// half-way and started again: every event reaches both endpoints with a 2xx, every signature
+/// verifies, each object's events carry strictly increasing versions (the events of one change
+/// share its version and its snapshot), and a receiver that keeps, per object, the snapshot with
+/// the highest version, whatever order deliveries came in, ends with each object's last snapshot.
+async fn a_flaky_receiver_and_a_sigkill_lose_nothing_and_versions_order_each_object(
+    backend: Backend,
+) {
+    let Some(db) = Database::for_backend(backend).await else {
+        return;
+    };
+    let key = holdfast_service::webhooks::SecretsKey::random().to_base64();
+    let flags = [
+        "--secrets-key",
+        key.as_str(),
+        "--webhook-retry-schedule",
+        "1s,1s,1s,1s,1s,1s,1s,1s,1s",
+        "--rate-limit",
+        "0",
+        "--capture-rate-limit",
+        "0",
+    ];
+    let flaky = Receiver::start().await;
+    flaky.always(Answer::Flaky {
+        percent: 30,
+        max_per_event: 3,
+    });
+    let healthy = Receiver::start().await;
+    let (server, base, printed) = Process::serve(&flags, &db).await;
+    let mut api = Remote {
+        client: reqwest::Client::new(),
+        base,
+        key: test_key_of(&printed),
+    };
+    for rx in [&flaky, &healthy] {
+        let endpoint = json!({"url": rx.url, "enabled_events": ["*"]});
+        let res = api
+            .post("/v1/webhook-endpoints", None, Some(&endpoint))
+            .await;
+        assert_eq!(res.status, 201, "{}", res.text);
+        rx.expect_secrets(&[res.json["data"]["secret"].as_str().unwrap()]);
+    }
+
+    for flow in 0..18 {
+        hold_capture_refund(&api, flow).await;
+    }
+    hold_and_capture_an_order(&api).await;
+    server.kill();
+    let (server, base, _) = Process::serve(&flags, &db).await;
+    api.base = base;
+    for flow in 18..36 {
+        hold_capture_refund(&api, flow).await;
+    }
+    hold_and_capture_an_order(&api).await;
+
+    let events = all_events_at(&api).await;
+    assert_eq!(events.len(), 36 * 5 + 2 * 6, "{:?}", ids_of(&events));
+    let ids = ids_of(&events);
+    // A delivery the kill cut short waits for its lease (60 s) before it is made again.
+    wait_all_delivered(&api, &ids, Duration::from_secs(150)).await;
+
+    // Each object's events, in the order they were created.
+    let mut by_object: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+    for event in &events {
+        let object = &event["data"]["object"];
+        assert_eq!(event["created_at"], object["updated_at"], "{event}");
+        by_object.entry(object_id(object)).or_default().push(event);
+    }
+    for (id, list) in &by_object {
+        for pair in list.windows(2) {
+            let (a, b) = (&pair[0]["data"]["object"], &pair[1]["data"]["object"]);
+            let (va, vb) = (
+                a["version"].as_u64().unwrap(),
+                b["version"].as_u64().unwrap(),
+            );
+            if id.starts_with("ord_") && va == vb {
+                // An order's capture reports the payment captured and the order paid: one change.
+                assert_eq!(a, b, "one change, one snapshot");
+                assert_eq!(pair[0]["request_id"], pair[1]["request_id"]);
+            } else {
+                assert!(vb > va, "{id}: version {va} then {vb}");
+            }
+        }
+    }
+    let last: BTreeMap<&String, &Value> = by_object
+        .iter()
+        .map(|(id, list)| (id, &list[list.len() - 1]["data"]["object"]))
+        .collect();
+
+    let wanted: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+    for (name, rx) in [("flaky", &flaky), ("healthy", &healthy)] {
+        let got = rx.receipts();
+        assert_verified(&got);
+        let accepted: Vec<&Receipt> = got.iter().filter(|r| r.status == 200).collect();
+        assert_eq!(
+            accepted
+                .iter()
+                .map(|r| r.id.as_str())
+                .collect::<BTreeSet<_>>(),
+            wanted,
+            "{name}: every event accepted"
+        );
+        // The receiver's rule: apply a snapshot only if its version is higher than the one held.
+        let mut held: BTreeMap<String, Value> = BTreeMap::new();
+        let mut stale = 0;
+        for r in &accepted {
+            let object = r.json()["data"]["object"].clone();
+            let id = object_id(&object);
+            match held.get(&id) {
+                Some(h) if h["version"].as_u64() >= object["version"].as_u64() => stale += 1,
+                _ => {
+                    held.insert(id, object);
+                }
+            }
+        }
+        assert_eq!(
+            held.iter().collect::<BTreeMap<_, _>>(),
+            last,
+            "{name}: the highest version is the last snapshot"
+        );
+        let failed = got.iter().filter(|r| r.status == 500).count();
+        eprintln!(
+            "{name}: {} attempts, {failed} answered 500, {stale} deliveries older than what was held",
+            got.len()
+        );
+    }
+    drop(server);
+}
+
+/// The id of an event's object: a refund, an intent or an order.
+fn object_id(object: &Value) -> String {
+    ["refund_id", "payment_intent_id", "order_id"]
+        .iter()
+        .find_map(|field| object[field].as_str())
+        .expect("an object id")
+        .to_owned()
+}
+
+/// A hold, a partial capture and a refund: five events.
+async fn hold_capture_refund(api: &Remote, flow: i64) {
+    let body = json!({"amount_money": usd(10_000 + flow), "capture_method": "manual"});
+    let res = api.post("/v1/payment-intents", None, Some(&body)).await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    let pi = intent_id_of(&res);
+    let steps = [
+        (
+            format!("/v1/payment-intents/{pi}/confirm"),
+            json!({"payment_source_token": "pm_card_visa"}),
+            200,
+        ),
+        (
+            format!("/v1/payment-intents/{pi}/capture"),
+            json!({"amount_money": usd(7000)}),
+            200,
+        ),
+        (
+            "/v1/refunds".to_owned(),
+            json!({"payment_intent_id": pi, "amount_money": usd(1000)}),
+            201,
+        ),
+    ];
+    for (path, body, status) in steps {
+        let res = api.post(&path, None, Some(&body)).await;
+        assert_eq!(res.status, status, "{path}: {}", res.text);
+    }
+}
+
+/// An order paid with one hold, then captured through the order: six events, the last two of
+/// one change (the payment captured and the order paid).
+async fn hold_and_capture_an_order(api: &Remote) {
+    let body = json!({"currency": "USD", "line_items": [{"name": "Tent", "quantity": 1, "unit_price_money": usd(8000)}]});
+    let res = api.post("/v1/orders", None, Some(&body)).await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    let order = res.json["data"]["order_id"].as_str().unwrap().to_owned();
+    let body = json!({"order_id": order, "capture_method": "manual"});
+    let res = api.post("/v1/payment-intents", None, Some(&body)).await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    let pi = intent_id_of(&res);
+    let pay = json!({
+        "payment_intent_ids": [pi],
+        "payment_source_tokens": serde_json::Map::from_iter([(pi.clone(), json!("pm_card_visa"))]),
+        "expected_amount_money": usd(8000),
+    });
+    let res = api
+        .post(&format!("/v1/orders/{order}/pay"), None, Some(&pay))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    let res = api
+        .post(
+            &format!("/v1/orders/{order}/payment-intents/{pi}/capture"),
+            None,
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flaky_receiver_and_a_sigkill_lose_nothing_and_versions_order_each_object_sqlite() {
+    a_flaky_receiver_and_a_sigkill_lose_nothing_and_versions_order_each_object(Backend::Sqlite)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flaky_receiver_and_a_sigkill_lose_nothing_and_versions_order_each_object_postgres() {
+    a_flaky_receiver_and_a_sigkill_lose_nothing_and_versions_order_each_object(Backend::Postgres)
+        .await;
 }
 
 /// `holdfast serve --no-workers` beside a `holdfast worker`, both given the same secrets key:
