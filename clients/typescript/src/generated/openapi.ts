@@ -61,6 +61,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/checkout-sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List checkout sessions
+         * @description Newest first.
+         */
+        get: operations["list_checkout_sessions"];
+        put?: never;
+        /**
+         * Create a checkout session
+         * @description A hosted page (`url`) where a buyer pays `amount_money` by card. The payment is an ordinary
+         *     payment intent with `source: "checkout_session"`, captured automatically: checkout sessions
+         *     never place a hold, and `capture_method: "manual"` answers
+         *     `MANUAL_CAPTURE_NOT_ALLOWED_WITH_CHECKOUT`.
+         */
+        post: operations["create_checkout_session"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/checkout-sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Retrieve a checkout session
+         * @description Its status as of now: an open session past `expires_at` reads as `expired`.
+         */
+        get: operations["get_checkout_session"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/checkout-sessions/{id}/expire": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Expire a checkout session
+         * @description Only an `open` session: its page takes no payment from now on. Fires
+         *     `checkout_session.expired`.
+         */
+        post: operations["expire_checkout_session"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/customers": {
         parameters: {
             query?: never;
@@ -800,6 +868,41 @@ export interface components {
          * @enum {string}
          */
         CaptureMethod: "automatic" | "manual";
+        CheckoutSession: {
+            amount_money: components["schemas"]["Money"];
+            cancel_url: string;
+            /** @description Always `automatic`. */
+            capture_method: components["schemas"]["CaptureMethod"];
+            /** @description `cs_…` */
+            checkout_session_id: string;
+            /** Format: date-time */
+            completed_at?: string | null;
+            /** Format: date-time */
+            created_at: string;
+            customer_id?: string | null;
+            description?: string | null;
+            /** Format: date-time */
+            expired_at?: string | null;
+            /** Format: date-time */
+            expires_at: string;
+            livemode: boolean;
+            metadata: components["schemas"]["Metadata"];
+            /**
+             * @description The payment intent that paid the session (`source: "checkout_session"`); `null` until
+             *     the session is `complete`.
+             */
+            payment_intent_id?: string | null;
+            reference?: string | null;
+            status: components["schemas"]["CheckoutSessionStatus"];
+            success_url: string;
+            /** @description The hosted page: send the buyer here. No API key is needed; the id is the credential. */
+            url: string;
+        };
+        /**
+         * @description `open` until paid (`complete`) or past `expires_at` (or expired by the merchant: `expired`).
+         * @enum {string}
+         */
+        CheckoutSessionStatus: "open" | "complete" | "expired";
         /** @description What a browser needs to confirm the intent itself. */
         ClientConfirmation: {
             /**
@@ -823,6 +926,36 @@ export interface components {
              * @example pm_card_visa
              */
             payment_source_token?: string | null;
+        };
+        /**
+         * @example {
+         *       "amount_money": {
+         *         "amount": 2500,
+         *         "currency": "USD"
+         *       },
+         *       "cancel_url": "https://shop.example/cart",
+         *       "description": "Camera rental, one day",
+         *       "success_url": "https://shop.example/thanks"
+         *     }
+         */
+        CreateCheckoutSessionBody: {
+            amount_money?: components["schemas"]["MoneyIn"] | null;
+            /** @description Where the page's "Cancel" link goes. */
+            cancel_url?: string | null;
+            capture_method?: components["schemas"]["CaptureMethod"] | null;
+            /** @description The customer the payment intent is for. */
+            customer_id?: string | null;
+            /** @description What is being paid for, shown on the page and kept on the payment intent. */
+            description?: string | null;
+            /**
+             * Format: int64
+             * @description How long the page takes payment: 60 seconds to 7 days; 24 hours when left out.
+             */
+            expires_in_seconds?: number | null;
+            metadata?: components["schemas"]["Metadata"];
+            reference?: string | null;
+            /** @description Where the buyer goes once paid, with `?checkout_session_id=cs_…` added. */
+            success_url?: string | null;
         };
         /**
          * @example {
@@ -964,6 +1097,10 @@ export interface components {
             name?: string | null;
         };
         /** @description `{"data": …}`, the wrapper of every single-object answer. */
+        Data_CheckoutSession: {
+            data: components["schemas"]["CheckoutSession"];
+        };
+        /** @description `{"data": …}`, the wrapper of every single-object answer. */
         Data_CreatedPaymentIntent: {
             data: components["schemas"]["CreatedPaymentIntent"];
         };
@@ -1081,12 +1218,12 @@ export interface components {
          * @description An event type, or `*` for every type.
          * @enum {string}
          */
-        EnabledEvent: "*" | "payment_intent.created" | "payment_intent.requires_action" | "payment_intent.requires_capture" | "payment_intent.succeeded" | "payment_intent.canceled" | "payment_intent.payment_failed" | "payment_intent.authorization_expiring" | "payment_intent.amount_capturable_updated" | "order.payment_authorized" | "order.payment_captured" | "order.payment_succeeded" | "order.payment_authorization_voided" | "order.payment_authorization_expired" | "order.payment_refunded" | "refund.created" | "refund.succeeded" | "refund.failed";
+        EnabledEvent: "*" | "payment_intent.created" | "payment_intent.requires_action" | "payment_intent.requires_capture" | "payment_intent.succeeded" | "payment_intent.canceled" | "payment_intent.payment_failed" | "payment_intent.authorization_expiring" | "payment_intent.amount_capturable_updated" | "order.payment_authorized" | "order.payment_captured" | "order.payment_succeeded" | "order.payment_authorization_voided" | "order.payment_authorization_expired" | "order.payment_refunded" | "refund.created" | "refund.succeeded" | "refund.failed" | "checkout_session.completed" | "checkout_session.expired";
         /**
          * @description A stable error code. Each operation lists the codes it can answer with, per status.
          * @enum {string}
          */
-        ErrorCode: "INVALID_JSON" | "INVALID_PARAMETER" | "MISSING_PARAMETER" | "UNKNOWN_PARAMETER" | "REQUEST_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "RATE_LIMITED" | "OVERLOADED" | "REQUEST_TIMEOUT" | "MISSING_API_KEY" | "INVALID_API_KEY" | "CLIENT_SECRET_NOT_ALLOWED" | "INVALID_IDEMPOTENCY_KEY" | "IDEMPOTENCY_KEY_REUSED" | "IDEMPOTENCY_KEY_IN_USE" | "PAYMENT_INTENT_NOT_FOUND" | "TEST_CLOCK_NOT_FOUND" | "ORDER_NOT_FOUND" | "REFUND_NOT_FOUND" | "WEBHOOK_ENDPOINT_NOT_FOUND" | "CUSTOMER_NOT_FOUND" | "PAYMENT_METHOD_NOT_FOUND" | "EVENT_NOT_FOUND" | "INVALID_CAPTURE_METHOD" | "MANUAL_CAPTURE_NOT_ALLOWED_WITH_AUTO_CONFIRM" | "INVALID_STATUS_FOR_CONFIRM" | "INVALID_STATUS_FOR_AUTHENTICATION" | "INVALID_PAYMENT_SOURCE_TOKEN" | "CARD_DECLINED" | "AUTHENTICATION_FAILED" | "PROCESSOR_NOT_CONFIGURED" | "PROCESSOR_UNAVAILABLE" | "INVALID_STATUS_FOR_CAPTURE" | "CAPTURE_AMOUNT_EXCEEDS_AUTHORIZED" | "CAPTURE_CURRENCY_MISMATCH" | "INVALID_CAPTURE_AMOUNT" | "PAYMENT_AUTHORIZATION_EXPIRED" | "MULTICAPTURE_NOT_ENABLED" | "INCREMENTAL_AUTHORIZATION_NOT_ENABLED" | "INVALID_INCREMENT_AMOUNT" | "INVALID_CANCELLATION_REASON" | "CANNOT_CANCEL_SUCCEEDED_PAYMENT" | "PAYMENT_ALREADY_CANCELED" | "CANNOT_CANCEL_EXPIRED_PAYMENT" | "SCHEDULED_ACTION_AFTER_EXPIRY" | "INVALID_STATUS_FOR_SCHEDULED_ACTION" | "TEST_CLOCK_CANNOT_MOVE_BACKWARDS" | "TEST_CLOCK_NOT_ALLOWED_IN_LIVE_MODE" | "ORDER_CURRENCY_MISMATCH" | "ORDER_LINKED_AMOUNT_NOT_ALLOWED" | "STRICT_INVENTORY_DELAYED_CAPTURE_UNSUPPORTED" | "PAYMENT_ATTEMPT_IN_PROGRESS" | "ORDER_AMOUNT_MISMATCH" | "CAPTURE_AMOUNT_MISMATCH" | "ORDER_LINKED_PAYMENT_INTENT" | "ORDER_NOT_EDITABLE" | "ORDER_NOT_PAYABLE" | "PAYMENT_INTENT_NOT_REFUNDABLE" | "REFUND_AMOUNT_EXCEEDS_CAPTURED" | "INVALID_REFUND_AMOUNT" | "REFUND_CURRENCY_MISMATCH" | "INVALID_EVENT_TYPE";
+        ErrorCode: "INVALID_JSON" | "INVALID_PARAMETER" | "MISSING_PARAMETER" | "UNKNOWN_PARAMETER" | "REQUEST_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "RATE_LIMITED" | "OVERLOADED" | "REQUEST_TIMEOUT" | "MISSING_API_KEY" | "INVALID_API_KEY" | "CLIENT_SECRET_NOT_ALLOWED" | "INVALID_IDEMPOTENCY_KEY" | "IDEMPOTENCY_KEY_REUSED" | "IDEMPOTENCY_KEY_IN_USE" | "PAYMENT_INTENT_NOT_FOUND" | "TEST_CLOCK_NOT_FOUND" | "ORDER_NOT_FOUND" | "REFUND_NOT_FOUND" | "WEBHOOK_ENDPOINT_NOT_FOUND" | "CUSTOMER_NOT_FOUND" | "PAYMENT_METHOD_NOT_FOUND" | "EVENT_NOT_FOUND" | "CHECKOUT_SESSION_NOT_FOUND" | "INVALID_CAPTURE_METHOD" | "MANUAL_CAPTURE_NOT_ALLOWED_WITH_AUTO_CONFIRM" | "MANUAL_CAPTURE_NOT_ALLOWED_WITH_CHECKOUT" | "CHECKOUT_SESSION_NOT_OPEN" | "INVALID_STATUS_FOR_CONFIRM" | "INVALID_STATUS_FOR_AUTHENTICATION" | "INVALID_PAYMENT_SOURCE_TOKEN" | "CARD_DECLINED" | "AUTHENTICATION_FAILED" | "PROCESSOR_NOT_CONFIGURED" | "PROCESSOR_UNAVAILABLE" | "INVALID_STATUS_FOR_CAPTURE" | "CAPTURE_AMOUNT_EXCEEDS_AUTHORIZED" | "CAPTURE_CURRENCY_MISMATCH" | "INVALID_CAPTURE_AMOUNT" | "PAYMENT_AUTHORIZATION_EXPIRED" | "MULTICAPTURE_NOT_ENABLED" | "INCREMENTAL_AUTHORIZATION_NOT_ENABLED" | "INVALID_INCREMENT_AMOUNT" | "INVALID_CANCELLATION_REASON" | "CANNOT_CANCEL_SUCCEEDED_PAYMENT" | "PAYMENT_ALREADY_CANCELED" | "CANNOT_CANCEL_EXPIRED_PAYMENT" | "SCHEDULED_ACTION_AFTER_EXPIRY" | "INVALID_STATUS_FOR_SCHEDULED_ACTION" | "TEST_CLOCK_CANNOT_MOVE_BACKWARDS" | "TEST_CLOCK_NOT_ALLOWED_IN_LIVE_MODE" | "ORDER_CURRENCY_MISMATCH" | "ORDER_LINKED_AMOUNT_NOT_ALLOWED" | "STRICT_INVENTORY_DELAYED_CAPTURE_UNSUPPORTED" | "PAYMENT_ATTEMPT_IN_PROGRESS" | "ORDER_AMOUNT_MISMATCH" | "CAPTURE_AMOUNT_MISMATCH" | "ORDER_LINKED_PAYMENT_INTENT" | "ORDER_NOT_EDITABLE" | "ORDER_NOT_PAYABLE" | "PAYMENT_INTENT_NOT_REFUNDABLE" | "REFUND_AMOUNT_EXCEEDS_CAPTURED" | "INVALID_REFUND_AMOUNT" | "REFUND_CURRENCY_MISMATCH" | "INVALID_EVENT_TYPE";
         /**
          * @description The envelope of every answer that is not a 2xx, as the OpenAPI document shows it.
          *     [`ApiError::body`] writes it.
@@ -1136,12 +1273,14 @@ export interface components {
             object: components["schemas"]["PaymentIntent"];
         } | {
             object: components["schemas"]["Refund"];
+        } | {
+            object: components["schemas"]["CheckoutSession"];
         } | components["schemas"]["OrderEventData"];
         /**
          * @description An event type.
          * @enum {string}
          */
-        EventType: "payment_intent.created" | "payment_intent.requires_action" | "payment_intent.requires_capture" | "payment_intent.succeeded" | "payment_intent.canceled" | "payment_intent.payment_failed" | "payment_intent.authorization_expiring" | "payment_intent.amount_capturable_updated" | "order.payment_authorized" | "order.payment_captured" | "order.payment_succeeded" | "order.payment_authorization_voided" | "order.payment_authorization_expired" | "order.payment_refunded" | "refund.created" | "refund.succeeded" | "refund.failed";
+        EventType: "payment_intent.created" | "payment_intent.requires_action" | "payment_intent.requires_capture" | "payment_intent.succeeded" | "payment_intent.canceled" | "payment_intent.payment_failed" | "payment_intent.authorization_expiring" | "payment_intent.amount_capturable_updated" | "order.payment_authorized" | "order.payment_captured" | "order.payment_succeeded" | "order.payment_authorization_voided" | "order.payment_authorization_expired" | "order.payment_refunded" | "refund.created" | "refund.succeeded" | "refund.failed" | "checkout_session.completed" | "checkout_session.expired";
         HealthOut: {
             /** @description Always `ok`. */
             status: string;
@@ -1186,6 +1325,12 @@ export interface components {
             quantity: number;
             sku?: string | null;
             unit_price_money: components["schemas"]["MoneyIn"];
+        };
+        /** @description A page of a list. */
+        List_CheckoutSession: {
+            data: components["schemas"]["CheckoutSession"][];
+            has_more: boolean;
+            next_cursor?: string | null;
         };
         /** @description A page of a list. */
         List_Event: {
@@ -1715,6 +1860,661 @@ export interface operations {
                         error?: {
                             /** @enum {string} */
                             code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    list_checkout_sessions: {
+        parameters: {
+            query?: {
+                /** @description How many objects to answer with. */
+                limit?: number;
+                /** @description Where the page starts: the `next_cursor` of the page before. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of sessions */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["List_CheckoutSession"];
+                };
+            };
+            /** @description Bad Request: `INVALID_PARAMETER`, `UNKNOWN_PARAMETER`. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "INVALID_PARAMETER" | "UNKNOWN_PARAMETER";
+                        };
+                    };
+                };
+            };
+            /** @description Unauthorized: `MISSING_API_KEY`, `INVALID_API_KEY`. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "MISSING_API_KEY" | "INVALID_API_KEY";
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: `CLIENT_SECRET_NOT_ALLOWED`. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "CLIENT_SECRET_NOT_ALLOWED";
+                        };
+                    };
+                };
+            };
+            /** @description Too Many Requests: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "RATE_LIMITED";
+                        };
+                    };
+                };
+            };
+            /** @description Internal Server Error: `INTERNAL_ERROR`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description Service Unavailable: `SERVICE_UNAVAILABLE`, `OVERLOADED`, `REQUEST_TIMEOUT`. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "SERVICE_UNAVAILABLE" | "OVERLOADED" | "REQUEST_TIMEOUT";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    create_checkout_session: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description 1 to 255 printable ASCII characters, chosen by the client. The same request repeated
+                 *     with the same key replays the stored answer (with `Idempotent-Replayed: true`) instead
+                 *     of acting twice; another request with the same key answers 422 `IDEMPOTENCY_KEY_REUSED`.
+                 *     Keys are kept for 8 days.
+                 */
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateCheckoutSessionBody"];
+            };
+        };
+        responses: {
+            /** @description The new session, `open` */
+            201: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_CheckoutSession"];
+                };
+            };
+            /** @description Bad Request: `INVALID_JSON`, `INVALID_PARAMETER`, `MISSING_PARAMETER`, `UNKNOWN_PARAMETER`, `INVALID_IDEMPOTENCY_KEY`, `INVALID_CAPTURE_METHOD`, `MANUAL_CAPTURE_NOT_ALLOWED_WITH_CHECKOUT`. */
+            400: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "INVALID_JSON" | "INVALID_PARAMETER" | "MISSING_PARAMETER" | "UNKNOWN_PARAMETER" | "INVALID_IDEMPOTENCY_KEY" | "INVALID_CAPTURE_METHOD" | "MANUAL_CAPTURE_NOT_ALLOWED_WITH_CHECKOUT";
+                        };
+                    };
+                };
+            };
+            /** @description Unauthorized: `MISSING_API_KEY`, `INVALID_API_KEY`. */
+            401: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "MISSING_API_KEY" | "INVALID_API_KEY";
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: `CLIENT_SECRET_NOT_ALLOWED`. */
+            403: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "CLIENT_SECRET_NOT_ALLOWED";
+                        };
+                    };
+                };
+            };
+            /** @description Not Found: `CUSTOMER_NOT_FOUND`. */
+            404: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "CUSTOMER_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: `IDEMPOTENCY_KEY_IN_USE`. */
+            409: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "IDEMPOTENCY_KEY_IN_USE";
+                        };
+                    };
+                };
+            };
+            /** @description Payload Too Large: `REQUEST_TOO_LARGE`. */
+            413: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "REQUEST_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description Unsupported Media Type: `UNSUPPORTED_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "UNSUPPORTED_MEDIA_TYPE";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Entity: `IDEMPOTENCY_KEY_REUSED`. */
+            422: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "IDEMPOTENCY_KEY_REUSED";
+                        };
+                    };
+                };
+            };
+            /** @description Too Many Requests: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "RATE_LIMITED";
+                        };
+                    };
+                };
+            };
+            /** @description Internal Server Error: `INTERNAL_ERROR`. */
+            500: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description Service Unavailable: `SERVICE_UNAVAILABLE`, `OVERLOADED`, `REQUEST_TIMEOUT`. */
+            503: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "SERVICE_UNAVAILABLE" | "OVERLOADED" | "REQUEST_TIMEOUT";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    get_checkout_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The session's id, `cs_…` */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_CheckoutSession"];
+                };
+            };
+            /** @description Unauthorized: `MISSING_API_KEY`, `INVALID_API_KEY`. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "MISSING_API_KEY" | "INVALID_API_KEY";
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: `CLIENT_SECRET_NOT_ALLOWED`. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "CLIENT_SECRET_NOT_ALLOWED";
+                        };
+                    };
+                };
+            };
+            /** @description Not Found: `CHECKOUT_SESSION_NOT_FOUND`. */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "CHECKOUT_SESSION_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description Too Many Requests: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "RATE_LIMITED";
+                        };
+                    };
+                };
+            };
+            /** @description Internal Server Error: `INTERNAL_ERROR`. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description Service Unavailable: `SERVICE_UNAVAILABLE`, `OVERLOADED`, `REQUEST_TIMEOUT`. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "SERVICE_UNAVAILABLE" | "OVERLOADED" | "REQUEST_TIMEOUT";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    expire_checkout_session: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description 1 to 255 printable ASCII characters, chosen by the client. The same request repeated
+                 *     with the same key replays the stored answer (with `Idempotent-Replayed: true`) instead
+                 *     of acting twice; another request with the same key answers 422 `IDEMPOTENCY_KEY_REUSED`.
+                 *     Keys are kept for 8 days.
+                 */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description The session's id, `cs_…` */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["EmptyBody"];
+            };
+        };
+        responses: {
+            /** @description The expired session */
+            200: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_CheckoutSession"];
+                };
+            };
+            /** @description Bad Request: `INVALID_JSON`, `INVALID_PARAMETER`, `MISSING_PARAMETER`, `UNKNOWN_PARAMETER`, `INVALID_IDEMPOTENCY_KEY`. */
+            400: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "INVALID_JSON" | "INVALID_PARAMETER" | "MISSING_PARAMETER" | "UNKNOWN_PARAMETER" | "INVALID_IDEMPOTENCY_KEY";
+                        };
+                    };
+                };
+            };
+            /** @description Unauthorized: `MISSING_API_KEY`, `INVALID_API_KEY`. */
+            401: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "MISSING_API_KEY" | "INVALID_API_KEY";
+                        };
+                    };
+                };
+            };
+            /** @description Forbidden: `CLIENT_SECRET_NOT_ALLOWED`. */
+            403: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "CLIENT_SECRET_NOT_ALLOWED";
+                        };
+                    };
+                };
+            };
+            /** @description Not Found: `CHECKOUT_SESSION_NOT_FOUND`. */
+            404: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "CHECKOUT_SESSION_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description Conflict: `IDEMPOTENCY_KEY_IN_USE`, `CHECKOUT_SESSION_NOT_OPEN`. */
+            409: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "IDEMPOTENCY_KEY_IN_USE" | "CHECKOUT_SESSION_NOT_OPEN";
+                        };
+                    };
+                };
+            };
+            /** @description Payload Too Large: `REQUEST_TOO_LARGE`. */
+            413: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "REQUEST_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description Unsupported Media Type: `UNSUPPORTED_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "UNSUPPORTED_MEDIA_TYPE";
+                        };
+                    };
+                };
+            };
+            /** @description Unprocessable Entity: `IDEMPOTENCY_KEY_REUSED`. */
+            422: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "IDEMPOTENCY_KEY_REUSED";
+                        };
+                    };
+                };
+            };
+            /** @description Too Many Requests: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "RATE_LIMITED";
+                        };
+                    };
+                };
+            };
+            /** @description Internal Server Error: `INTERNAL_ERROR`. */
+            500: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description Service Unavailable: `SERVICE_UNAVAILABLE`, `OVERLOADED`, `REQUEST_TIMEOUT`. */
+            503: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {string} */
+                            code?: "SERVICE_UNAVAILABLE" | "OVERLOADED" | "REQUEST_TIMEOUT";
                         };
                     };
                 };
