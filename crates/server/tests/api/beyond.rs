@@ -377,7 +377,10 @@ async fn multicapture_void_and_expiry_after_a_capture_end_succeeded(app: &TestAp
     app.app.run_due_once(100).await.expect("worker pass");
     let pi = app.intent(&id).await;
     let mut expected = view.clone();
+    // The recorded expiry is a new version of the intent, at the worker's time.
     expected["updated_at"] = pi["updated_at"].clone();
+    assert_eq!(pi["version"], view["version"].as_u64().unwrap() + 1);
+    expected["version"] = pi["version"].clone();
     assert_eq!(pi, expected, "the worker records what the view showed");
     assert_eq!(pi["cancellation_reason"], Value::Null);
     let last = app.actions_of(&id).await.pop().unwrap();
